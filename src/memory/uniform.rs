@@ -179,7 +179,7 @@ mod tests {
                     reward: i as f32,
                     next_observation: n.view(),
                     terminated: false,
-                    truncated: i % 3 == 0,
+                    truncated: i.is_multiple_of(3),
                 })
                 .unwrap();
         }
@@ -199,7 +199,7 @@ mod tests {
             assert_eq!(batch.states[[k, 0]], i as f32);
             assert_eq!(batch.next_states[[k, 0]], i as f32 + 1.0);
             assert_eq!(batch.rewards[k], i as f32);
-            assert_eq!(batch.truncated[k], if i % 3 == 0 { 1.0 } else { 0.0 });
+            assert_eq!(batch.truncated[k], if i.is_multiple_of(3) { 1.0 } else { 0.0 });
             assert_eq!(batch.indices[k], i % 8, "slot of transition {i}");
         }
     }
