@@ -291,15 +291,14 @@ impl Memory for PrioritizedReplay {
         }
         self.storage.gather(batch);
 
-        // w_i = (N * P(i))^-beta / max_j w_j; the largest weight is that of the smallest P(i).
-        let (n, beta) = (len as f64, f64::from(self.beta));
-        let weight = |slot: usize| {
-            let p = self.tree.get(slot).expect("sampled slots are leaves");
-            (n * p / total).powf(-beta)
-        };
-        let max = batch.indices.iter().map(|&slot| weight(slot)).fold(0.0, f64::max);
+        // w_i = (N * P(i))^-beta / max_j w_j. The largest weight is that of the smallest
+        // priority p_min in the batch, so w_i = (p_min / p_i)^beta: one power per sample, and
+        // exactly 1 for the least likely sample.
+        let priority = |slot: usize| self.tree.get(slot).expect("sampled slots are leaves");
+        let p_min = batch.indices.iter().map(|&slot| priority(slot)).fold(f64::INFINITY, f64::min);
+        let beta = f64::from(self.beta);
         for (w, &slot) in batch.weights.iter_mut().zip(&batch.indices) {
-            *w = (weight(slot) / max) as f32;
+            *w = (p_min / priority(slot)).powf(beta) as f32;
         }
         self.advance_beta();
         Ok(())
