@@ -67,7 +67,10 @@ pub enum Error {
     },
 
     /// A batch size of 0, or larger than the number of transitions a memory holds.
-    #[error("invalid batch size {batch_size}: the memory holds {len} transitions (need 1..={len})")]
+    #[error(
+        "invalid batch size {batch_size}: the memory holds {len} transitions and a batch \
+         must have at least 1 and at most that many"
+    )]
     InvalidBatchSize {
         /// The batch size that was asked for.
         batch_size: usize,

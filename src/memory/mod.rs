@@ -120,7 +120,7 @@ impl Batch {
         }
     }
 
-    /// The number of samples.
+    /// The number of samples (the length of `actions`).
     pub fn len(&self) -> usize {
         self.actions.len()
     }
@@ -325,6 +325,19 @@ mod tests {
         batch.reshape(2, 3);
         assert!(batch.states.is_standard_layout());
         assert_eq!(batch.states.dim(), (2, 3));
+    }
+
+    #[test]
+    fn error_messages_name_the_values() {
+        let message = check_batch_size(5, 3).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "invalid batch size 5: the memory holds 3 transitions and a batch must have at least 1 \
+             and at most that many"
+        );
+        let message = check_priority_update(&[7], &[0.0], 3).unwrap_err().to_string();
+        assert_eq!(message, "index 7 out of range: valid indices are 0..3");
+        assert!(check_batch_size(0, 3).is_err() && check_batch_size(3, 3).is_ok());
     }
 
     #[test]

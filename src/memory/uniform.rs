@@ -15,6 +15,7 @@ use crate::Result;
 /// # fn main() -> deepq::Result<()> {
 /// let config = ReplayConfig { capacity: 2000, replacement: false, ..ReplayConfig::default() };
 /// let memory = ReplayBuffer::new(config)?;
+/// assert_eq!(memory.config().capacity, 2000);
 /// assert!(ReplayBuffer::new(ReplayConfig::default().with_capacity(0)).is_err());
 /// # Ok(())
 /// # }
@@ -74,7 +75,8 @@ impl ReplayConfig {
 /// use rand_chacha::ChaCha8Rng;
 ///
 /// # fn main() -> deepq::Result<()> {
-/// let mut memory = ReplayBuffer::new(ReplayConfig { capacity: 3, observation_dim: 1, ..Default::default() })?;
+/// let config = ReplayConfig { capacity: 3, observation_dim: 1, ..Default::default() };
+/// let mut memory = ReplayBuffer::new(config)?;
 /// for i in 0..5 {
 ///     let (s, s_next) = (array![i as f32], array![i as f32 + 1.0]);
 ///     memory.push(Transition {
