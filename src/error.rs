@@ -55,6 +55,58 @@ pub enum Error {
         value: f64,
     },
 
+    /// An observation (or next observation) whose length is not the expected dimension.
+    #[error("wrong length of {what}: expected {expected} values, got {actual}")]
+    ObservationLength {
+        /// Which observation, for example `"next_observation"`.
+        what: &'static str,
+        /// The expected length (the memory's or environment's `observation_dim`).
+        expected: usize,
+        /// The length that was given.
+        actual: usize,
+    },
+
+    /// A batch size of 0, or larger than the number of transitions a memory holds.
+    #[error(
+        "invalid batch size {batch_size}: the memory holds {len} transitions and a batch \
+         must have at least 1 and at most that many"
+    )]
+    InvalidBatchSize {
+        /// The batch size that was asked for.
+        batch_size: usize,
+        /// The number of transitions stored.
+        len: usize,
+    },
+
+    /// An index that does not name a stored item (a memory slot or a sum-tree leaf).
+    #[error("index {index} out of range: valid indices are 0..{len}")]
+    InvalidIndex {
+        /// The index that was given.
+        index: usize,
+        /// The number of valid indices.
+        len: usize,
+    },
+
+    /// Two inputs that must have the same length do not.
+    #[error("length mismatch: {what}: {left} vs {right}")]
+    LengthMismatch {
+        /// The two inputs, for example `"indices vs td_errors"`.
+        what: &'static str,
+        /// The length of the first input.
+        left: usize,
+        /// The length of the second input.
+        right: usize,
+    },
+
+    /// A priority that is negative or not finite.
+    #[error("invalid priority {priority} at index {index}: must be finite and non-negative")]
+    InvalidPriority {
+        /// The index (leaf or memory slot) it was meant for.
+        index: usize,
+        /// The rejected priority.
+        priority: f64,
+    },
+
     /// An environment broke a rule of the [`Env`](crate::Env) contract, found by
     /// [`check_env`](crate::check_env).
     #[error("env check failed: {rule}: {detail}")]

@@ -3,10 +3,12 @@
 //! Deep Q-learning in pure Rust, with gym-style traits.
 //!
 //! deepq is built around four object-safe traits: [`Env`] (an episodic environment with a
-//! continuous observation vector and discrete actions, Gymnasium's model), `Memory` (replay
+//! continuous observation vector and discrete actions, Gymnasium's model), [`Memory`] (replay
 //! memory), `QNetwork` (a trainable action-value function) and `Agent` (a learner that acts and
 //! observes). It ships [`CartPole`], bit for bit as Gymnasium's `CartPole-v0` and `CartPole-v1`,
-//! and [`check_env`], which verifies the [`Env`] contract on your own environments.
+//! and [`check_env`], which verifies the [`Env`] contract on your own environments. Replay
+//! memories: [`ReplayBuffer`] (uniform) and [`PrioritizedReplay`] (proportional prioritized
+//! replay on a [`SumTree`]).
 //!
 //! Every random draw comes from an RNG that you seed: the same seed gives the same run, bit for
 //! bit, on every machine.
@@ -38,11 +40,19 @@
 //! ```
 #![deny(missing_docs)]
 
+// CartPole's termination test is written as Gymnasium's `x < -t or x > t`, which is false
+// for NaN where clippy's `!(-t..=t).contains(&x)` would be true: keep Gymnasium's form.
+#[allow(clippy::manual_range_contains)]
 pub mod env;
 mod error;
+pub mod memory;
 
 pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Step, check_env};
 pub use error::{EnvRule, Error, Result};
+pub use memory::{
+    Batch, Memory, PrioritizedConfig, PrioritizedReplay, ReplayBuffer, ReplayConfig, SumTree,
+    Transition,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

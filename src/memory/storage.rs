@@ -1,0 +1,266 @@
+//! The ring buffer shared by the memories: contiguous, preallocated, no allocation per push.
+
+use ndarray::ArrayView1;
+
+use super::{Batch, Transition};
+use crate::{Error, Result};
+
+/// Fixed-capacity ring storage of transitions.
+///
+/// Observations of slot `i` live at `observations[i * dim..(i + 1) * dim]` (likewise next
+/// observations). Every vector reserves its full capacity at construction, so pushes never
+/// allocate; the vectors grow in place until full, then the oldest slot is overwritten.
+#[derive(Debug)]
+pub(crate) struct Storage {
+    dim: usize,
+    capacity: usize,
+    /// The slot the next push writes to.
+    next: usize,
+    observations: Vec<f32>,
+    next_observations: Vec<f32>,
+    actions: Vec<usize>,
+    rewards: Vec<f32>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+}
+
+fn reserve<T>(len: usize, field: &'static str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Error::InvalidConfig {
+        field,
+        value: len.to_string(),
+        rule: "the storage could not be allocated",
+    })?;
+    Ok(v)
+}
+
+impl Storage {
+    /// Allocates the storage of `capacity` transitions of observations of length `dim`.
+    pub(crate) fn new(capacity: usize, dim: usize) -> Result<Self> {
+        if capacity == 0 {
+            return Err(Error::InvalidConfig {
+                field: "capacity",
+                value: "0".into(),
+                rule: "must be at least 1",
+            });
+        }
+        if dim == 0 {
+            return Err(Error::InvalidConfig {
+                field: "observation_dim",
+                value: "0".into(),
+                rule: "must be at least 1",
+            });
+        }
+        let values = capacity.checked_mul(dim).ok_or_else(|| Error::InvalidConfig {
+            field: "capacity",
+            value: capacity.to_string(),
+            rule: "capacity * observation_dim must fit in usize",
+        })?;
+        Ok(Self {
+            dim,
+            capacity,
+            next: 0,
+            observations: reserve(values, "capacity")?,
+            next_observations: reserve(values, "capacity")?,
+            actions: reserve(capacity, "capacity")?,
+            rewards: reserve(capacity, "capacity")?,
+            terminated: reserve(capacity, "capacity")?,
+            truncated: reserve(capacity, "capacity")?,
+        })
+    }
+
+    pub(crate) fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.actions.len()
+    }
+
+    fn check_observation(&self, view: &ArrayView1<'_, f32>, what: &'static str) -> Result<()> {
+        if view.len() != self.dim {
+            return Err(Error::ObservationLength { what, expected: self.dim, actual: view.len() });
+        }
+        if let Some((i, &value)) = view.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!("transition {what}[{i}]"),
+                value: value.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a transition without storing it.
+    pub(crate) fn validate(&self, t: &Transition<'_>) -> Result<()> {
+        self.check_observation(&t.observation, "observation")?;
+        self.check_observation(&t.next_observation, "next_observation")?;
+        if !t.reward.is_finite() {
+            return Err(Error::NonFinite {
+                what: "transition reward".into(),
+                value: t.reward.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Validates and stores a transition; returns the slot it was written to.
+    pub(crate) fn push(&mut self, t: Transition<'_>) -> Result<usize> {
+        self.validate(&t)?;
+        let slot = self.next;
+        if self.len() < self.capacity {
+            // Still filling: `slot == len`, and every vector has reserved room.
+            extend(&mut self.observations, &t.observation);
+            extend(&mut self.next_observations, &t.next_observation);
+            self.actions.push(t.action);
+            self.rewards.push(t.reward);
+            self.terminated.push(t.terminated);
+            self.truncated.push(t.truncated);
+        } else {
+            let row = slot * self.dim..(slot + 1) * self.dim;
+            assign(&mut self.observations[row.clone()], &t.observation);
+            assign(&mut self.next_observations[row], &t.next_observation);
+            self.actions[slot] = t.action;
+            self.rewards[slot] = t.reward;
+            self.terminated[slot] = t.terminated;
+            self.truncated[slot] = t.truncated;
+        }
+        self.next = if slot + 1 == self.capacity { 0 } else { slot + 1 };
+        Ok(slot)
+    }
+
+    /// Fills every field of `batch` but `weights` from the slots in `batch.indices`.
+    ///
+    /// # Panics
+    /// If a slot in `batch.indices` is `>= len()` (a broken internal invariant).
+    pub(crate) fn gather(&self, batch: &mut Batch) {
+        let (b, d) = (batch.indices.len(), self.dim);
+        batch.reshape(b, d);
+        let states = batch.states.as_slice_mut().expect("reshape gives standard layout");
+        let next_states = batch.next_states.as_slice_mut().expect("reshape gives standard layout");
+        for (k, &slot) in batch.indices.iter().enumerate() {
+            assert!(slot < self.len(), "sampled slot {slot} >= len {}", self.len());
+            let (src, dst) = (slot * d..(slot + 1) * d, k * d..(k + 1) * d);
+            states[dst.clone()].copy_from_slice(&self.observations[src.clone()]);
+            next_states[dst].copy_from_slice(&self.next_observations[src]);
+            batch.actions[k] = self.actions[slot];
+            batch.rewards[k] = self.rewards[slot];
+            batch.terminated[k] = if self.terminated[slot] { 1.0 } else { 0.0 };
+            batch.truncated[k] = if self.truncated[slot] { 1.0 } else { 0.0 };
+        }
+    }
+}
+
+impl Clone for Storage {
+    /// Clones with the full capacity reserved, so the clone does not allocate on push either.
+    fn clone(&self) -> Self {
+        fn copy<T: Clone>(v: &[T], capacity: usize) -> Vec<T> {
+            let mut out = Vec::with_capacity(capacity);
+            out.extend_from_slice(v);
+            out
+        }
+        let values = self.capacity * self.dim;
+        Self {
+            dim: self.dim,
+            capacity: self.capacity,
+            next: self.next,
+            observations: copy(&self.observations, values),
+            next_observations: copy(&self.next_observations, values),
+            actions: copy(&self.actions, self.capacity),
+            rewards: copy(&self.rewards, self.capacity),
+            terminated: copy(&self.terminated, self.capacity),
+            truncated: copy(&self.truncated, self.capacity),
+        }
+    }
+}
+
+fn extend(dst: &mut Vec<f32>, src: &ArrayView1<'_, f32>) {
+    match src.as_slice() {
+        Some(s) => dst.extend_from_slice(s),
+        None => dst.extend(src.iter().copied()),
+    }
+}
+
+fn assign(dst: &mut [f32], src: &ArrayView1<'_, f32>) {
+    match src.as_slice() {
+        Some(s) => dst.copy_from_slice(s),
+        None => dst.iter_mut().zip(src.iter()).for_each(|(d, &s)| *d = s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, array, s};
+
+    fn transition<'a>(
+        obs: &'a Array1<f32>,
+        next: &'a Array1<f32>,
+        action: usize,
+    ) -> Transition<'a> {
+        Transition {
+            observation: obs.view(),
+            action,
+            reward: action as f32,
+            next_observation: next.view(),
+            terminated: action.is_multiple_of(2),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn push_never_reallocates() {
+        let mut storage = Storage::new(5, 2).unwrap();
+        let ptr = storage.observations.as_ptr();
+        let (o, n) = (array![1.0f32, 2.0], array![3.0f32, 4.0]);
+        for a in 0..23 {
+            storage.push(transition(&o, &n, a)).unwrap();
+        }
+        assert_eq!(storage.observations.as_ptr(), ptr);
+        assert_eq!(storage.observations.capacity(), 10);
+        assert_eq!(storage.len(), 5);
+        // 23 pushes into 5 slots: slots hold actions 20, 21, 22, 18, 19.
+        assert_eq!(storage.actions, vec![20, 21, 22, 18, 19]);
+        assert_eq!(storage.next, 3);
+    }
+
+    #[test]
+    fn strided_views_are_copied_in_order() {
+        let mut storage = Storage::new(2, 2).unwrap();
+        let wide = array![1.0f32, 9.0, 2.0, 9.0];
+        let strided = wide.slice(s![..;2]);
+        let n = array![3.0f32, 4.0];
+        for _ in 0..3 {
+            storage
+                .push(Transition {
+                    observation: strided,
+                    action: 0,
+                    reward: 0.0,
+                    next_observation: n.view(),
+                    terminated: false,
+                    truncated: false,
+                })
+                .unwrap();
+        }
+        assert_eq!(storage.observations, vec![1.0, 2.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn clone_keeps_capacity() {
+        let storage = Storage::new(4, 3).unwrap();
+        let copy = storage.clone();
+        assert_eq!(copy.observations.capacity(), 12);
+        assert_eq!(copy.actions.capacity(), 4);
+    }
+
+    #[test]
+    fn bad_configs() {
+        assert!(Storage::new(0, 1).is_err());
+        assert!(Storage::new(1, 0).is_err());
+        assert!(Storage::new(usize::MAX, 2).is_err());
+        assert!(Storage::new(usize::MAX / 4, 1).is_err());
+    }
+}
