@@ -40,9 +40,11 @@
 
 pub mod env;
 mod error;
+mod tensorboard;
 
 pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Step, check_env};
 pub use error::{EnvRule, Error, Result};
+pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
