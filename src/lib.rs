@@ -7,6 +7,8 @@
 //! memory), `QNetwork` (a trainable action-value function) and `Agent` (a learner that acts and
 //! observes). It ships [`CartPole`], bit for bit as Gymnasium's `CartPole-v0` and `CartPole-v1`,
 //! and [`check_env`], which verifies the [`Env`] contract on your own environments.
+//! [`CartPole::render`] draws a state as Gymnasium does, into an RGB [`Frame`], and
+//! [`SummaryWriter`] logs scalars to event files that TensorBoard reads.
 //!
 //! Every random draw comes from an RNG that you seed: the same seed gives the same run, bit for
 //! bit, on every machine.
@@ -42,7 +44,7 @@ pub mod env;
 mod error;
 mod tensorboard;
 
-pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Step, check_env};
+pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, check_env};
 pub use error::{EnvRule, Error, Result};
 pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
 
