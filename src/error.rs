@@ -1,6 +1,7 @@
 //! The crate's one error type.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Everything that can go wrong in deepq, as one enum.
 ///
@@ -115,6 +116,27 @@ pub enum Error {
         rule: EnvRule,
         /// What was observed, with the offending values.
         detail: String,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("i/o error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A TensorBoard event file is truncated or corrupt (found by
+    /// [`read_scalars`](crate::read_scalars)).
+    #[error("invalid event file {} at byte {offset}: {reason}", path.display())]
+    InvalidEventFile {
+        /// The file.
+        path: PathBuf,
+        /// The byte offset of the offending record (or of its data).
+        offset: u64,
+        /// What is wrong.
+        reason: String,
     },
 }
 

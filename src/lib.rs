@@ -8,7 +8,8 @@
 //! observes). It ships [`CartPole`], bit for bit as Gymnasium's `CartPole-v0` and `CartPole-v1`,
 //! and [`check_env`], which verifies the [`Env`] contract on your own environments. Replay
 //! memories: [`ReplayBuffer`] (uniform) and [`PrioritizedReplay`] (proportional prioritized
-//! replay on a [`SumTree`]).
+//! replay on a [`SumTree`]). [`CartPole::render`] draws a state as Gymnasium does, into an RGB
+//! [`Frame`], and [`SummaryWriter`] logs scalars to event files that TensorBoard reads.
 //!
 //! Every random draw comes from an RNG that you seed: the same seed gives the same run, bit for
 //! bit, on every machine.
@@ -40,19 +41,18 @@
 //! ```
 #![deny(missing_docs)]
 
-// CartPole's termination test is written as Gymnasium's `x < -t or x > t`, which is false
-// for NaN where clippy's `!(-t..=t).contains(&x)` would be true: keep Gymnasium's form.
-#[allow(clippy::manual_range_contains)]
-pub mod env;
+mod env;
 mod error;
-pub mod memory;
+mod memory;
+mod tensorboard;
 
-pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Step, check_env};
+pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, check_env};
 pub use error::{EnvRule, Error, Result};
 pub use memory::{
     Batch, Memory, PrioritizedConfig, PrioritizedReplay, ReplayBuffer, ReplayConfig, SumTree,
     Transition,
 };
+pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

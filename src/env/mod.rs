@@ -2,9 +2,11 @@
 
 mod cartpole;
 mod check;
+mod render;
 
 pub use cartpole::{CartPole, CartPoleConfig};
 pub use check::{CheckConfig, check_env};
+pub use render::Frame;
 
 use ndarray::Array1;
 use rand::RngCore;
