@@ -40,9 +40,14 @@
 
 pub mod env;
 mod error;
+pub mod nn;
 
 pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Step, check_env};
 pub use error::{EnvRule, Error, Result};
+pub use nn::{
+    Activation, Init, Loss, Mlp, MlpConfig, Optimizer, OptimizerConfig, Output, QNetwork,
+    TrainStats,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
