@@ -567,7 +567,9 @@ impl Mlp {
             });
         }
         check_len(what, x.nrows(), rows)?;
-        if let Some(((i, j), &v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        if !x.iter().all(|v| v.is_finite())
+            && let Some(((i, j), &v)) = x.indexed_iter().find(|(_, v)| !v.is_finite())
+        {
             return Err(Error::NonFinite {
                 what: format!("states[{i}, {j}]"),
                 value: f64::from(v),
@@ -720,9 +722,7 @@ impl Mlp {
                     match activation {
                         Activation::Relu => {
                             for (d, &a) in d.iter_mut().zip(a) {
-                                if a <= 0.0 {
-                                    *d = 0.0;
-                                }
+                                *d = if a > 0.0 { *d } else { 0.0 };
                             }
                         }
                         Activation::Tanh => {
@@ -754,7 +754,7 @@ impl Mlp {
             }
         }
         let optimizer = self.config.optimizer;
-        self.state.begin_step();
+        self.state.begin_step(&optimizer);
         for l in 0..self.weights.len() {
             let w = self.weights[l].as_slice_mut().expect("contiguous");
             let gw = ws.grad_w[l].as_slice().expect("contiguous");

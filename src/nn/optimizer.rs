@@ -187,6 +187,18 @@ impl Optimizer {
     }
 }
 
+/// Flushes a subnormal optimizer moment to zero.
+///
+/// Moments decay geometrically once a gradient vanishes (a dead ReLU unit), and subnormal `f32`
+/// arithmetic is up to 100 times slower on x86: measured here, it doubled the time of a
+/// 4-256-256-2 update. A subnormal moment (below `f32::MIN_POSITIVE`, about 1.2e-38) moves a
+/// parameter by less than `lr * 1e-30`, far below the resolution of `f32` parameters, so
+/// flushing it changes no result that PyTorch (which keeps subnormals) would distinguish.
+#[inline(always)]
+fn flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
+}
+
 fn invalid(field: &'static str, value: f32, rule: &'static str) -> Error {
     Error::InvalidConfig { field, value: value.to_string(), rule }
 }
@@ -202,6 +214,8 @@ pub(crate) struct OptimizerState {
     second: Vec<Vec<f32>>,
     /// Third buffer per parameter: gradient average (centered RMSprop).
     third: Vec<Vec<f32>>,
+    /// Adam's step size `lr / (1 - beta1^t)` and `1 / sqrt(1 - beta2^t)` for the current step.
+    adam_scalars: (f32, f32),
 }
 
 impl OptimizerState {
@@ -220,12 +234,19 @@ impl OptimizerState {
             ),
             Optimizer::Adam { .. } => (zeros(), zeros(), none()),
         };
-        OptimizerState { step: 0, first, second, third }
+        OptimizerState { step: 0, first, second, third, adam_scalars: (0.0, 0.0) }
     }
 
     /// Starts a step: call once before [`update`](OptimizerState::update) on each parameter.
-    pub(crate) fn begin_step(&mut self) {
+    pub(crate) fn begin_step(&mut self, config: &Optimizer) {
         self.step += 1;
+        if let Optimizer::Adam { lr, beta1, beta2, .. } = *config {
+            // Scalars as PyTorch computes them: in double precision.
+            let t = self.step as f64;
+            let bias1 = 1.0 - f64::from(beta1).powf(t);
+            let bias2_sqrt = (1.0 - f64::from(beta2).powf(t)).sqrt();
+            self.adam_scalars = ((f64::from(lr) / bias1) as f32, (1.0 / bias2_sqrt) as f32);
+        }
     }
 
     /// Updates parameter number `k` from its gradient.
@@ -246,7 +267,7 @@ impl OptimizerState {
                 assert_eq!(buf.len(), param.len(), "optimizer: state size differs");
                 let first = self.step == 1;
                 for ((p, &g), b) in param.iter_mut().zip(grad).zip(buf.iter_mut()) {
-                    *b = if first { g } else { momentum * *b + g };
+                    *b = flush(if first { g } else { momentum * *b + g });
                     let d = if nesterov { g + momentum * *b } else { *b };
                     *p -= lr * d;
                 }
@@ -255,38 +276,33 @@ impl OptimizerState {
                 let sq = &mut self.first[k];
                 assert_eq!(sq.len(), param.len(), "optimizer: state size differs");
                 for (i, (p, &g)) in param.iter_mut().zip(grad).enumerate() {
-                    sq[i] = alpha * sq[i] + (1.0 - alpha) * g * g;
+                    sq[i] = flush(alpha * sq[i] + (1.0 - alpha) * g * g);
                     let avg = if centered {
                         let c = &mut self.third[k][i];
-                        *c += (1.0 - alpha) * (g - *c);
+                        *c = flush(*c + (1.0 - alpha) * (g - *c));
                         (sq[i] - *c * *c).sqrt() + eps
                     } else {
                         sq[i].sqrt() + eps
                     };
                     if momentum > 0.0 {
                         let b = &mut self.second[k][i];
-                        *b = momentum * *b + g / avg;
+                        *b = flush(momentum * *b + g / avg);
                         *p -= lr * *b;
                     } else {
                         *p -= lr * g / avg;
                     }
                 }
             }
-            Optimizer::Adam { lr, beta1, beta2, eps } => {
-                // Scalars as PyTorch computes them: in double precision.
-                let t = self.step as i32;
-                let bias1 = 1.0 - f64::from(beta1).powi(t);
-                let bias2_sqrt = (1.0 - f64::from(beta2).powi(t)).sqrt();
-                let step_size = (f64::from(lr) / bias1) as f32;
-                let inv_bias2_sqrt = (1.0 / bias2_sqrt) as f32;
+            Optimizer::Adam { lr: _, beta1, beta2, eps } => {
+                let (step_size, inv_bias2_sqrt) = self.adam_scalars;
                 let (m, v) = (&mut self.first[k], &mut self.second[k]);
                 assert!(
                     m.len() == param.len() && v.len() == param.len(),
                     "optimizer: state size differs"
                 );
                 for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v) {
-                    *m += (1.0 - beta1) * (g - *m);
-                    *v = beta2 * *v + (1.0 - beta2) * g * g;
+                    *m = flush(*m + (1.0 - beta1) * (g - *m));
+                    *v = flush(beta2 * *v + (1.0 - beta2) * g * g);
                     let denom = v.sqrt() * inv_bias2_sqrt + eps;
                     *p -= step_size * *m / denom;
                 }
@@ -328,7 +344,7 @@ mod tests {
         let config = Optimizer::adam(0.1);
         let mut state = OptimizerState::new(&config, &[2]);
         let mut p = [1.0f32, -1.0];
-        state.begin_step();
+        state.begin_step(&config);
         state.update(&config, 0, &mut p, &[0.5, -3.0]);
         assert_relative_eq!(p[0], 0.9, max_relative = 1e-6);
         assert_relative_eq!(p[1], -0.9, max_relative = 1e-6);
