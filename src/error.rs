@@ -108,6 +108,47 @@ pub enum Error {
         priority: f64,
     },
 
+    /// An array has the wrong shape or length for the network or call it was given to.
+    #[error("shape mismatch in {what}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// The array or parameter, named as in the call or the weights file.
+        what: String,
+        /// The expected shape or length, formatted.
+        expected: String,
+        /// The shape or length that was given, formatted.
+        got: String,
+    },
+
+    /// An argument of a call holds a value that breaks one of its rules.
+    #[error("invalid argument: {what} = {value}: {rule}")]
+    InvalidArgument {
+        /// The argument, as named in the call.
+        what: &'static str,
+        /// The rejected value, formatted.
+        value: String,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+
+    /// A class label outside `0..num_classes`.
+    #[error("invalid label {label}: the classifier has {num_classes} classes (0..{num_classes})")]
+    InvalidLabel {
+        /// The label that was given.
+        label: usize,
+        /// The number of classes (the output size of the network).
+        num_classes: usize,
+    },
+
+    /// A weights file (or buffer) is missing a piece, truncated, corrupt, or does not describe a
+    /// network deepq can rebuild.
+    #[error("invalid weights file {origin}: {reason}")]
+    InvalidWeights {
+        /// The path of the file, or `<bytes>` for an in-memory buffer.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// An environment broke a rule of the [`Env`](crate::Env) contract, found by
     /// [`check_env`](crate::check_env).
     #[error("env check failed: {rule}: {detail}")]

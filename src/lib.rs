@@ -44,6 +44,7 @@
 mod env;
 mod error;
 mod memory;
+mod nn;
 mod tensorboard;
 
 pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, check_env};
@@ -53,6 +54,10 @@ pub use memory::{
     Transition,
 };
 pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
+pub use nn::{
+    Activation, Init, Loss, Mlp, MlpConfig, Optimizer, OptimizerConfig, Output, QNetwork,
+    TrainStats,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,938 @@
+//! [`Mlp`]: a multilayer perceptron with hand-written backprop, and its [`MlpConfig`].
+
+use std::fmt;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD};
+use ndarray_rand::RandomExt;
+use ndarray_rand::rand_distr::Uniform;
+use rand::{Rng, RngCore};
+
+use super::activation::{softmax_backward_in_place, softmax_in_place};
+use super::loss::{masked_loss, softmax_cross_entropy};
+use super::optimizer::OptimizerState;
+use super::{Activation, Loss, Optimizer, Output, QNetwork, TrainStats};
+use crate::{Error, Result};
+
+/// How the weights of a new [`Mlp`] are drawn (biases start at zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Init {
+    /// He (Kaiming) uniform, `U(-sqrt(6 / fan_in), sqrt(6 / fan_in))`, suited to ReLU (the
+    /// default).
+    #[default]
+    HeUniform,
+    /// Glorot (Xavier) uniform, `U(-sqrt(6 / (fan_in + fan_out)), ...)`, Keras' default.
+    GlorotUniform,
+}
+
+impl Init {
+    /// The bound `b` of the uniform `U(-b, b)` for a layer.
+    pub fn bound(self, fan_in: usize, fan_out: usize) -> f32 {
+        match self {
+            Init::HeUniform => (6.0 / fan_in as f32).sqrt(),
+            Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f32).sqrt(),
+        }
+    }
+
+    /// The name used in weights files: `he_uniform` or `glorot_uniform`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::HeUniform => "he_uniform",
+            Init::GlorotUniform => "glorot_uniform",
+        }
+    }
+
+    /// The init called `name` (as written by [`name`](Init::name)).
+    pub fn from_name(name: &str) -> Option<Init> {
+        match name {
+            "he_uniform" => Some(Init::HeUniform),
+            "glorot_uniform" => Some(Init::GlorotUniform),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Init {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The architecture and training settings of an [`Mlp`].
+///
+/// The default is the CartPole network of the DQN tutorials: 4 inputs, two hidden layers of 24
+/// ReLU units, 2 linear outputs, masked MSE and Adam at 1e-3.
+///
+/// # Examples
+/// ```
+/// use deepq::{Activation, Loss, MlpConfig, Optimizer};
+///
+/// let config = MlpConfig::new(8, vec![64, 64], 4)
+///     .with_activation(Activation::Tanh)
+///     .with_loss(Loss::Huber)
+///     .with_optimizer(Optimizer::rmsprop(1e-3))
+///     .with_max_grad_norm(Some(10.0));
+/// assert!(config.validate().is_ok());
+/// assert!(MlpConfig { dropout: 1.0, ..MlpConfig::default() }.validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpConfig {
+    /// Length of an input row (the observation size); at least 1. Default 4.
+    pub input_dim: usize,
+    /// Units of each hidden layer, first to last; each at least 1, may be empty (a linear
+    /// model). Default `[24, 24]`.
+    pub hidden: Vec<usize>,
+    /// Width of the output (the number of actions or classes); at least 1. Default 2.
+    pub output_dim: usize,
+    /// Nonlinearity after every hidden layer. Default [`Activation::Relu`].
+    pub activation: Activation,
+    /// Transform of the last layer. Default [`Output::Identity`].
+    pub output: Output,
+    /// Probability of dropping a hidden unit during training (inverted dropout: kept units are
+    /// scaled by `1 / (1 - dropout)`, so prediction needs no rescaling); in `[0, 1)`. Dropout
+    /// needs an RNG: it is active in [`Mlp::train_classifier_step`] and
+    /// [`Mlp::train_step_with_rng`]. [`QNetwork::train_step`] has no RNG and rejects a network
+    /// with dropout: Q-networks use 0, the default.
+    pub dropout: f32,
+    /// Weight initialisation. Default [`Init::HeUniform`].
+    pub init: Init,
+    /// The loss of [`QNetwork::train_step`]. Default [`Loss::MaskedMse`].
+    pub loss: Loss,
+    /// The optimizer of every training step. Default Adam with learning rate 1e-3.
+    pub optimizer: Optimizer,
+    /// Clip the gradients to this global L2 norm before each update, as PyTorch's
+    /// `clip_grad_norm_` (Stable-Baselines3's `max_grad_norm`, 10 for DQN); finite and `> 0`.
+    /// Default `None` (no clipping).
+    pub max_grad_norm: Option<f32>,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        MlpConfig {
+            input_dim: 4,
+            hidden: vec![24, 24],
+            output_dim: 2,
+            activation: Activation::Relu,
+            output: Output::Identity,
+            dropout: 0.0,
+            init: Init::HeUniform,
+            loss: Loss::MaskedMse,
+            optimizer: Optimizer::default(),
+            max_grad_norm: None,
+        }
+    }
+}
+
+impl MlpConfig {
+    /// A network of the given sizes with every other setting at its default.
+    pub fn new(input_dim: usize, hidden: Vec<usize>, output_dim: usize) -> Self {
+        MlpConfig { input_dim, hidden, output_dim, ..MlpConfig::default() }
+    }
+
+    /// Sets the hidden activation (default [`Activation::Relu`]).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets the output transform (default [`Output::Identity`]).
+    pub fn with_output(mut self, output: Output) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// Sets the dropout probability of hidden units (default 0).
+    pub fn with_dropout(mut self, dropout: f32) -> Self {
+        self.dropout = dropout;
+        self
+    }
+
+    /// Sets the weight initialisation (default [`Init::HeUniform`]).
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets the Q-learning loss (default [`Loss::MaskedMse`]).
+    pub fn with_loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// Sets the optimizer (default Adam with learning rate 1e-3).
+    pub fn with_optimizer(mut self, optimizer: Optimizer) -> Self {
+        self.optimizer = optimizer;
+        self
+    }
+
+    /// Sets the gradient-norm clipping (default `None`).
+    pub fn with_max_grad_norm(mut self, max_grad_norm: Option<f32>) -> Self {
+        self.max_grad_norm = max_grad_norm;
+        self
+    }
+
+    /// The width of every layer's input and output: `[(input_dim, h0), (h0, h1), ...,
+    /// (h_last, output_dim)]`.
+    pub fn layer_sizes(&self) -> Vec<(usize, usize)> {
+        let mut widths = Vec::with_capacity(self.hidden.len() + 2);
+        widths.push(self.input_dim);
+        widths.extend_from_slice(&self.hidden);
+        widths.push(self.output_dim);
+        widths.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first field that breaks its rule.
+    pub fn validate(&self) -> Result<()> {
+        if self.input_dim == 0 {
+            return Err(Error::InvalidConfig {
+                field: "input_dim",
+                value: "0".into(),
+                rule: "must be at least 1",
+            });
+        }
+        if self.output_dim == 0 {
+            return Err(Error::InvalidConfig {
+                field: "output_dim",
+                value: "0".into(),
+                rule: "must be at least 1",
+            });
+        }
+        if self.hidden.contains(&0) {
+            return Err(Error::InvalidConfig {
+                field: "hidden",
+                value: format!("{:?}", self.hidden),
+                rule: "every hidden layer needs at least 1 unit",
+            });
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::InvalidConfig {
+                field: "dropout",
+                value: self.dropout.to_string(),
+                rule: "must be in [0, 1)",
+            });
+        }
+        if let Some(norm) = self.max_grad_norm
+            && !(norm.is_finite() && norm > 0.0)
+        {
+            return Err(Error::InvalidConfig {
+                field: "max_grad_norm",
+                value: norm.to_string(),
+                rule: "must be finite and > 0",
+            });
+        }
+        self.optimizer.validate()
+    }
+}
+
+/// Preallocated buffers of the batched and single-observation paths.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    /// Batch size the batched buffers are sized for.
+    batch: usize,
+    /// Per layer `[batch, out]`: activations (after dropout for hidden layers; Q-values,
+    /// probabilities or logits for the last).
+    acts: Vec<Array2<f32>>,
+    /// Per layer `[batch, out]`: the gradient of the loss with respect to the layer's
+    /// pre-activation.
+    deltas: Vec<Array2<f32>>,
+    /// Per hidden layer `[batch, out]`: the dropout factors (0 or `1 / (1 - p)`), when used.
+    masks: Vec<Array2<f32>>,
+    /// Per layer: the gradient of each weight `[out, in]` and bias `[out]`.
+    grad_w: Vec<Array2<f32>>,
+    grad_b: Vec<Array1<f32>>,
+    /// Copies of the targets and weights of the current step, and its TD errors.
+    targets: Vec<f32>,
+    weights: Vec<f32>,
+    td: Vec<f32>,
+    /// Per layer: the activations of the single-observation path.
+    single: Vec<Vec<f32>>,
+}
+
+/// What a training step fits.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// The masked Q-learning loss; targets and weights are in the workspace.
+    Q { actions: &'a [usize], weighted: bool },
+    /// Softmax cross-entropy against class indices.
+    Labels(&'a [usize]),
+}
+
+/// A multilayer perceptron on ndarray with hand-written backprop.
+///
+/// Layer `l` computes `a_l = f(a_{l-1} W_l^T + b_l)` with `W_l` of shape `[out, in]` (PyTorch's
+/// `nn.Linear` layout), `f` the hidden [`Activation`] and, for the last layer, the [`Output`]
+/// transform. The optimizer and its state live inside the network, so one call is one training
+/// step. Every buffer of the forward and backward passes is preallocated and reused (resized
+/// when the batch size changes).
+///
+/// The same type serves as the Q-network of a DQN agent (through [`QNetwork`]) and as a
+/// classifier ([`train_classifier_step`](Mlp::train_classifier_step) and
+/// [`forward`](Mlp::forward)).
+///
+/// # Examples
+/// ```
+/// use deepq::{Mlp, MlpConfig, Output};
+/// use ndarray::array;
+/// use rand::SeedableRng;
+/// use rand_chacha::ChaCha8Rng;
+///
+/// # fn main() -> deepq::Result<()> {
+/// let mut rng = ChaCha8Rng::seed_from_u64(7);
+/// let config = MlpConfig::new(2, vec![16], 2).with_output(Output::Softmax);
+/// let mut classifier = Mlp::new(config, &mut rng)?;
+/// let x = array![[0.0f32, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.8]];
+/// let labels = [0, 1, 1, 0];
+/// let first = classifier.train_classifier_step(x.view(), &labels, &mut rng)?;
+/// let mut last = first;
+/// for _ in 0..200 {
+///     last = classifier.train_classifier_step(x.view(), &labels, &mut rng)?;
+/// }
+/// assert!(last < first);
+/// let probabilities = classifier.forward(x.view())?;
+/// assert!(probabilities[[0, 0]] > 0.5 && probabilities[[1, 1]] > 0.5);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    config: MlpConfig,
+    weights: Vec<Array2<f32>>,
+    biases: Vec<Array1<f32>>,
+    state: OptimizerState,
+    ws: Workspace,
+}
+
+impl Mlp {
+    /// A network with weights drawn from `rng` according to `config.init` and zero biases.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if the config breaks a rule of [`MlpConfig::validate`].
+    pub fn new(config: MlpConfig, rng: &mut dyn RngCore) -> Result<Mlp> {
+        config.validate()?;
+        let mut layers = Vec::with_capacity(config.hidden.len() + 1);
+        for (fan_in, fan_out) in config.layer_sizes() {
+            let bound = config.init.bound(fan_in, fan_out);
+            let dist = Uniform::new(-bound, bound).map_err(|_| Error::InvalidConfig {
+                field: "init",
+                value: bound.to_string(),
+                rule: "the uniform bound must be finite and > 0",
+            })?;
+            let w = Array2::random_using((fan_out, fan_in), dist, rng);
+            layers.push((w, Array1::zeros(fan_out)));
+        }
+        Mlp::with_parameters(config, layers)
+    }
+
+    /// A network with the given weights `[out, in]` and biases `[out]`, one pair per layer.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a bad config, [`Error::ShapeMismatch`] if the number of
+    /// layers or a shape does not match the config, [`Error::NonFinite`] for a non-finite
+    /// parameter.
+    pub fn with_parameters(
+        config: MlpConfig,
+        layers: Vec<(Array2<f32>, Array1<f32>)>,
+    ) -> Result<Mlp> {
+        config.validate()?;
+        let sizes = config.layer_sizes();
+        if layers.len() != sizes.len() {
+            return Err(Error::ShapeMismatch {
+                what: "layers".into(),
+                expected: format!("{} layers", sizes.len()),
+                got: format!("{} layers", layers.len()),
+            });
+        }
+        let mut weights = Vec::with_capacity(sizes.len());
+        let mut biases = Vec::with_capacity(sizes.len());
+        for (l, ((w, b), &(fan_in, fan_out))) in layers.into_iter().zip(&sizes).enumerate() {
+            if w.dim() != (fan_out, fan_in) {
+                return Err(Error::ShapeMismatch {
+                    what: format!("layers.{l}.weight"),
+                    expected: format!("[{fan_out}, {fan_in}]"),
+                    got: format!("{:?}", w.shape()),
+                });
+            }
+            if b.len() != fan_out {
+                return Err(Error::ShapeMismatch {
+                    what: format!("layers.{l}.bias"),
+                    expected: format!("[{fan_out}]"),
+                    got: format!("{:?}", b.shape()),
+                });
+            }
+            let w_bad = w.iter().find(|x| !x.is_finite()).map(|&x| ("weight", x));
+            if let Some((name, x)) =
+                w_bad.or_else(|| b.iter().find(|x| !x.is_finite()).map(|&x| ("bias", x)))
+            {
+                return Err(Error::NonFinite {
+                    what: format!("layers.{l}.{name}"),
+                    value: f64::from(x),
+                });
+            }
+            // Standard layout, so that the optimizer can work on flat slices.
+            weights.push(w.as_standard_layout().into_owned());
+            biases.push(b.as_standard_layout().into_owned());
+        }
+        let param_sizes: Vec<usize> = sizes.iter().flat_map(|&(i, o)| [i * o, o]).collect();
+        let state = OptimizerState::new(&config.optimizer, &param_sizes);
+        let ws = Workspace {
+            grad_w: sizes.iter().map(|&(i, o)| Array2::zeros((o, i))).collect(),
+            grad_b: sizes.iter().map(|&(_, o)| Array1::zeros(o)).collect(),
+            single: sizes.iter().map(|&(_, o)| vec![0.0; o]).collect(),
+            ..Workspace::default()
+        };
+        Ok(Mlp { config, weights, biases, state, ws })
+    }
+
+    /// The configuration the network was built from.
+    pub fn config(&self) -> &MlpConfig {
+        &self.config
+    }
+
+    /// The width of the output (actions or classes).
+    pub fn output_dim(&self) -> usize {
+        self.config.output_dim
+    }
+
+    /// The number of linear layers (hidden layers + 1).
+    pub fn num_layers(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// The weight `[out, in]` and bias `[out]` of layer `l`, or `None` past the last layer.
+    pub fn layer(&self, l: usize) -> Option<(ArrayView2<'_, f32>, ArrayView1<'_, f32>)> {
+        Some((self.weights.get(l)?.view(), self.biases.get(l)?.view()))
+    }
+
+    /// The total number of parameters (weights and biases).
+    pub fn num_parameters(&self) -> usize {
+        self.weights.iter().map(|w| w.len()).sum::<usize>()
+            + self.biases.iter().map(|b| b.len()).sum::<usize>()
+    }
+
+    /// The outputs of a batch with dropout off: Q-values or logits for [`Output::Identity`],
+    /// class probabilities for [`Output::Softmax`]. Allocates its result and temporaries; use
+    /// [`QNetwork::q_values_one`] for a single observation in a loop.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, input_dim]` -> `[batch, output_dim]`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `x` does not have `input_dim` columns.
+    pub fn forward(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.check_width(x)?;
+        let n = self.weights.len();
+        let mut current: Option<Array2<f32>> = None;
+        for l in 0..n {
+            let w = &self.weights[l];
+            let mut z = Array2::zeros((x.nrows(), w.nrows()));
+            match &current {
+                None => general_mat_mul(1.0, &x, &w.t(), 0.0, &mut z),
+                Some(a) => general_mat_mul(1.0, a, &w.t(), 0.0, &mut z),
+            }
+            self.finish_layer(l, &mut z);
+            current = Some(z);
+        }
+        Ok(current.expect("an Mlp has at least one layer"))
+    }
+
+    /// One step of softmax cross-entropy on class indices (`labels[i]` is the class of row `i`),
+    /// with dropout drawn from `rng`; returns the mean loss before the update. The logits are
+    /// the outputs before the [`Output`] transform, so this works with either output.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, input_dim]`; `labels`: `[batch]`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] on inconsistent shapes, [`Error::InvalidLabel`] for a label
+    /// `>= output_dim`, [`Error::NonFinite`] for a non-finite input,
+    /// [`Error::InvalidArgument`] for an empty batch.
+    pub fn train_classifier_step(
+        &mut self,
+        x: ArrayView2<'_, f32>,
+        labels: &[usize],
+        rng: &mut dyn RngCore,
+    ) -> Result<f32> {
+        self.check_batch(x, labels.len(), "labels")?;
+        if let Some(&label) = labels.iter().find(|&&c| c >= self.config.output_dim) {
+            return Err(Error::InvalidLabel { label, num_classes: self.config.output_dim });
+        }
+        let loss = self.compute_gradients(x, Target::Labels(labels), Some(rng));
+        self.apply_gradients();
+        Ok(loss)
+    }
+
+    /// [`QNetwork::train_step`] with dropout drawn from `rng` (for a network with
+    /// `dropout > 0`; with dropout 0 it is the same step and `rng` is not used).
+    ///
+    /// # Errors
+    /// As [`QNetwork::train_step`].
+    pub fn train_step_with_rng(
+        &mut self,
+        states: ArrayView2<'_, f32>,
+        actions: &[usize],
+        targets: ArrayView1<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+        rng: &mut dyn RngCore,
+    ) -> Result<TrainStats> {
+        self.q_step(states, actions, targets, weights, Some(rng))
+    }
+
+    fn q_step(
+        &mut self,
+        states: ArrayView2<'_, f32>,
+        actions: &[usize],
+        targets: ArrayView1<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+        rng: Option<&mut dyn RngCore>,
+    ) -> Result<TrainStats> {
+        self.prepare_q(states, actions, targets, weights)?;
+        let target = Target::Q { actions, weighted: weights.is_some() };
+        let loss = self.compute_gradients(states, target, rng);
+        self.apply_gradients();
+        Ok(TrainStats { loss, td_errors: Array1::from(self.ws.td.clone()) })
+    }
+
+    /// Validates a Q-learning batch and copies targets and weights into the workspace.
+    fn prepare_q(
+        &mut self,
+        states: ArrayView2<'_, f32>,
+        actions: &[usize],
+        targets: ArrayView1<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+    ) -> Result<()> {
+        let batch = states.nrows();
+        self.check_batch(states, actions.len(), "actions")?;
+        check_len("targets", batch, targets.len())?;
+        let num_actions = self.config.output_dim;
+        if let Some(&action) = actions.iter().find(|&&a| a >= num_actions) {
+            return Err(Error::InvalidAction { action, num_actions });
+        }
+        self.ws.targets.clear();
+        for (i, &y) in targets.iter().enumerate() {
+            if !y.is_finite() {
+                return Err(Error::NonFinite {
+                    what: format!("targets[{i}]"),
+                    value: f64::from(y),
+                });
+            }
+            self.ws.targets.push(y);
+        }
+        self.ws.weights.clear();
+        if let Some(weights) = weights {
+            check_len("weights", batch, weights.len())?;
+            for (i, &w) in weights.iter().enumerate() {
+                if !w.is_finite() {
+                    return Err(Error::NonFinite {
+                        what: format!("weights[{i}]"),
+                        value: f64::from(w),
+                    });
+                }
+                if w < 0.0 {
+                    return Err(Error::InvalidArgument {
+                        what: "weights",
+                        value: w.to_string(),
+                        rule: "sample weights must be >= 0",
+                    });
+                }
+                self.ws.weights.push(w);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_width(&self, x: ArrayView2<'_, f32>) -> Result<()> {
+        if x.ncols() != self.config.input_dim {
+            return Err(Error::ShapeMismatch {
+                what: "states".into(),
+                expected: format!("[batch, {}]", self.config.input_dim),
+                got: format!("{:?}", x.shape()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the width of `x`, a non-empty batch, finite inputs and the length of a per-row
+    /// companion slice.
+    fn check_batch(&self, x: ArrayView2<'_, f32>, rows: usize, what: &str) -> Result<()> {
+        self.check_width(x)?;
+        if x.nrows() == 0 {
+            return Err(Error::InvalidArgument {
+                what: "states",
+                value: format!("{:?}", x.shape()),
+                rule: "a batch needs at least one row",
+            });
+        }
+        check_len(what, x.nrows(), rows)?;
+        if !x.iter().all(|v| v.is_finite())
+            && let Some(((i, j), &v)) = x.indexed_iter().find(|(_, v)| !v.is_finite())
+        {
+            return Err(Error::NonFinite {
+                what: format!("states[{i}, {j}]"),
+                value: f64::from(v),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds the bias and applies the activation of layer `l` to its pre-activations `z`.
+    fn finish_layer(&self, l: usize, z: &mut Array2<f32>) {
+        let b = self.biases[l].as_slice().expect("biases are contiguous");
+        let z = z.as_slice_mut().expect("layer buffers are contiguous");
+        if l + 1 < self.weights.len() {
+            add_bias_activate(z, b, Some(self.config.activation));
+        } else {
+            add_bias_activate(z, b, None);
+            if self.config.output == Output::Softmax {
+                for row in z.chunks_exact_mut(b.len()) {
+                    softmax_in_place(row);
+                }
+            }
+        }
+    }
+
+    /// Sizes the batched buffers for `batch` rows (a no-op when they already are).
+    fn ensure_batch(&mut self, batch: usize, dropout: bool) {
+        if self.ws.batch != batch || self.ws.acts.len() != self.weights.len() {
+            let widths: Vec<usize> = self.weights.iter().map(|w| w.nrows()).collect();
+            self.ws.acts = widths.iter().map(|&o| Array2::zeros((batch, o))).collect();
+            self.ws.deltas = widths.iter().map(|&o| Array2::zeros((batch, o))).collect();
+            self.ws.masks.clear();
+            self.ws.batch = batch;
+        }
+        if dropout && self.ws.masks.is_empty() {
+            let hidden = &self.config.hidden;
+            self.ws.masks = hidden.iter().map(|&o| Array2::zeros((batch, o))).collect();
+        }
+        if self.ws.td.len() != batch {
+            self.ws.td.resize(batch, 0.0);
+        }
+    }
+
+    /// Forward and backward passes: leaves the gradients in the workspace and returns the loss.
+    /// Inputs must have been validated.
+    fn compute_gradients(
+        &mut self,
+        x: ArrayView2<'_, f32>,
+        target: Target<'_>,
+        rng: Option<&mut dyn RngCore>,
+    ) -> f32 {
+        let p = self.config.dropout;
+        let dropout = p > 0.0 && rng.is_some();
+        self.ensure_batch(x.nrows(), dropout);
+        let n = self.weights.len();
+        let classify = matches!(target, Target::Labels(_));
+        let mut rng = rng;
+
+        // Forward, keeping every activation.
+        let ws = &mut self.ws;
+        for l in 0..n {
+            let (before, rest) = ws.acts.split_at_mut(l);
+            let z = &mut rest[0];
+            let w = &self.weights[l];
+            if l == 0 {
+                general_mat_mul(1.0, &x, &w.t(), 0.0, z);
+            } else {
+                general_mat_mul(1.0, &before[l - 1], &w.t(), 0.0, z);
+            }
+            let b = self.biases[l].as_slice().expect("biases are contiguous");
+            let zs = z.as_slice_mut().expect("layer buffers are contiguous");
+            if l + 1 < n {
+                add_bias_activate(zs, b, Some(self.config.activation));
+                if dropout && let Some(rng) = rng.as_deref_mut() {
+                    let scale = 1.0 / (1.0 - p);
+                    let mask = ws.masks[l].as_slice_mut().expect("contiguous");
+                    for (v, m) in zs.iter_mut().zip(mask) {
+                        *m = if rng.random::<f32>() < p { 0.0 } else { scale };
+                        *v *= *m;
+                    }
+                }
+            } else {
+                add_bias_activate(zs, b, None);
+                if !classify && self.config.output == Output::Softmax {
+                    for row in zs.chunks_exact_mut(b.len()) {
+                        softmax_in_place(row);
+                    }
+                }
+            }
+        }
+
+        // The loss and its gradient with respect to the last pre-activation.
+        let width = self.config.output_dim;
+        let out = ws.acts[n - 1].as_slice().expect("contiguous");
+        let grad = ws.deltas[n - 1].as_slice_mut().expect("contiguous");
+        let loss = match target {
+            Target::Labels(labels) => softmax_cross_entropy(out, width, labels, grad),
+            Target::Q { actions, weighted } => {
+                let weights = if weighted { Some(&ws.weights[..]) } else { None };
+                let loss = masked_loss(
+                    self.config.loss,
+                    out,
+                    width,
+                    actions,
+                    &ws.targets,
+                    weights,
+                    grad,
+                    &mut ws.td,
+                );
+                if self.config.output == Output::Softmax {
+                    for (p, g) in out.chunks_exact(width).zip(grad.chunks_exact_mut(width)) {
+                        softmax_backward_in_place(p, g);
+                    }
+                }
+                loss
+            }
+        };
+
+        // Backward.
+        let activation = self.config.activation;
+        for l in (0..n).rev() {
+            let (lower, upper) = ws.deltas.split_at_mut(l);
+            let delta = &upper[0];
+            if l == 0 {
+                general_mat_mul(1.0, &delta.t(), &x, 0.0, &mut ws.grad_w[l]);
+            } else {
+                general_mat_mul(1.0, &delta.t(), &ws.acts[l - 1], 0.0, &mut ws.grad_w[l]);
+            }
+            let gb = ws.grad_b[l].as_slice_mut().expect("contiguous");
+            gb.fill(0.0);
+            for row in delta.as_slice().expect("contiguous").chunks_exact(gb.len()) {
+                for (g, &d) in gb.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+            if l > 0 {
+                let prev = &mut lower[l - 1];
+                general_mat_mul(1.0, delta, &self.weights[l], 0.0, prev);
+                let d = prev.as_slice_mut().expect("contiguous");
+                let a = ws.acts[l - 1].as_slice().expect("contiguous");
+                if dropout {
+                    let mask = ws.masks[l - 1].as_slice().expect("contiguous");
+                    for ((d, &a), &m) in d.iter_mut().zip(a).zip(mask) {
+                        *d = if m == 0.0 {
+                            0.0
+                        } else {
+                            *d * m * activation.derivative_from_output(a / m)
+                        };
+                    }
+                } else {
+                    match activation {
+                        Activation::Relu => {
+                            for (d, &a) in d.iter_mut().zip(a) {
+                                *d = if a > 0.0 { *d } else { 0.0 };
+                            }
+                        }
+                        Activation::Tanh => {
+                            for (d, &a) in d.iter_mut().zip(a) {
+                                *d *= 1.0 - a * a;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        loss
+    }
+
+    /// Clips the gradients in the workspace (if configured) and takes one optimizer step.
+    fn apply_gradients(&mut self) {
+        let ws = &mut self.ws;
+        if let Some(max_norm) = self.config.max_grad_norm {
+            // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
+            let mut sum = 0.0f64;
+            for g in ws.grad_w.iter().flat_map(|g| g.iter()).chain(ws.grad_b.iter().flatten()) {
+                sum += f64::from(*g) * f64::from(*g);
+            }
+            let norm = sum.sqrt() as f32;
+            let coef = max_norm / (norm + 1e-6);
+            if coef < 1.0 {
+                ws.grad_w.iter_mut().for_each(|g| g.mapv_inplace(|v| v * coef));
+                ws.grad_b.iter_mut().for_each(|g| g.mapv_inplace(|v| v * coef));
+            }
+        }
+        let optimizer = self.config.optimizer;
+        self.state.begin_step(&optimizer);
+        for l in 0..self.weights.len() {
+            let w = self.weights[l].as_slice_mut().expect("contiguous");
+            let gw = ws.grad_w[l].as_slice().expect("contiguous");
+            self.state.update(&optimizer, 2 * l, w, gw);
+            let b = self.biases[l].as_slice_mut().expect("contiguous");
+            let gb = ws.grad_b[l].as_slice().expect("contiguous");
+            self.state.update(&optimizer, 2 * l + 1, b, gb);
+        }
+    }
+
+    /// Mutable access to every parameter, in the order of [`QNetwork::parameters`].
+    fn parameters_mut(&mut self) -> impl Iterator<Item = &mut [f32]> {
+        self.weights.iter_mut().zip(self.biases.iter_mut()).flat_map(|(w, b)| {
+            [w.as_slice_mut().expect("contiguous"), b.as_slice_mut().expect("contiguous")]
+        })
+    }
+}
+
+fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
+    if expected != got {
+        return Err(Error::ShapeMismatch {
+            what: what.to_string(),
+            expected: format!("length {expected} (the batch size)"),
+            got: format!("length {got}"),
+        });
+    }
+    Ok(())
+}
+
+/// Adds `b` to every row of `z` (row-major, rows of `b.len()`) and applies `activation`.
+#[inline]
+fn add_bias_activate(z: &mut [f32], b: &[f32], activation: Option<Activation>) {
+    let width = b.len();
+    match activation {
+        None => {
+            for row in z.chunks_exact_mut(width) {
+                for (v, &b) in row.iter_mut().zip(b) {
+                    *v += b;
+                }
+            }
+        }
+        Some(Activation::Relu) => {
+            for row in z.chunks_exact_mut(width) {
+                for (v, &b) in row.iter_mut().zip(b) {
+                    *v = (*v + b).max(0.0);
+                }
+            }
+        }
+        Some(Activation::Tanh) => {
+            for row in z.chunks_exact_mut(width) {
+                for (v, &b) in row.iter_mut().zip(b) {
+                    *v = (*v + b).tanh();
+                }
+            }
+        }
+    }
+}
+
+impl QNetwork for Mlp {
+    fn input_dim(&self) -> usize {
+        self.config.input_dim
+    }
+
+    fn num_actions(&self) -> usize {
+        self.config.output_dim
+    }
+
+    fn q_values(&self, states: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.forward(states)
+    }
+
+    fn q_values_one(&mut self, state: ArrayView1<'_, f32>, out: &mut [f32]) -> Result<()> {
+        if state.len() != self.config.input_dim {
+            return Err(Error::ShapeMismatch {
+                what: "state".into(),
+                expected: format!("length {}", self.config.input_dim),
+                got: format!("length {}", state.len()),
+            });
+        }
+        if out.len() != self.config.output_dim {
+            return Err(Error::ShapeMismatch {
+                what: "out".into(),
+                expected: format!("length {}", self.config.output_dim),
+                got: format!("length {}", out.len()),
+            });
+        }
+        let n = self.weights.len();
+        for l in 0..n {
+            let (before, rest) = self.ws.single.split_at_mut(l);
+            let current = &mut rest[0];
+            let w = &self.weights[l];
+            let b = self.biases[l].as_slice().expect("contiguous");
+            if l == 0 {
+                for ((c, row), &b) in current.iter_mut().zip(w.rows()).zip(b) {
+                    *c = b + row.dot(&state);
+                }
+            } else {
+                let input = ArrayView1::from(&before[l - 1][..]);
+                for ((c, row), &b) in current.iter_mut().zip(w.rows()).zip(b) {
+                    *c = b + row.dot(&input);
+                }
+            }
+            if l + 1 < n {
+                let activation = self.config.activation;
+                current.iter_mut().for_each(|v| *v = activation.apply(*v));
+            } else if self.config.output == Output::Softmax {
+                softmax_in_place(current);
+            }
+        }
+        out.copy_from_slice(&self.ws.single[n - 1]);
+        Ok(())
+    }
+
+    fn train_step(
+        &mut self,
+        states: ArrayView2<'_, f32>,
+        actions: &[usize],
+        targets: ArrayView1<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+    ) -> Result<TrainStats> {
+        if self.config.dropout > 0.0 {
+            return Err(Error::InvalidConfig {
+                field: "dropout",
+                value: self.config.dropout.to_string(),
+                rule: "QNetwork::train_step has no rng, so a Q-network needs dropout 0 \
+                       (or call Mlp::train_step_with_rng)",
+            });
+        }
+        self.q_step(states, actions, targets, weights, None)
+    }
+
+    fn update_from(&mut self, source: &dyn QNetwork, tau: f32) -> Result<()> {
+        if !(tau > 0.0 && tau <= 1.0) {
+            return Err(Error::InvalidArgument {
+                what: "tau",
+                value: tau.to_string(),
+                rule: "must be in (0, 1]",
+            });
+        }
+        let theirs = source.parameters();
+        let ours = self.parameters();
+        if theirs.len() != ours.len() {
+            return Err(Error::ShapeMismatch {
+                what: "parameters of the source network".into(),
+                expected: format!("{} tensors", ours.len()),
+                got: format!("{} tensors", theirs.len()),
+            });
+        }
+        for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            if a.shape() != b.shape() {
+                return Err(Error::ShapeMismatch {
+                    what: format!("parameter {k} of the source network"),
+                    expected: format!("{:?}", a.shape()),
+                    got: format!("{:?}", b.shape()),
+                });
+            }
+        }
+        drop(ours);
+        for (dst, src) in self.parameters_mut().zip(&theirs) {
+            if tau == 1.0 {
+                for (d, &s) in dst.iter_mut().zip(src.iter()) {
+                    *d = s;
+                }
+            } else {
+                // Stable-Baselines3's polyak_update: target.mul_(1 - tau).add_(source, tau).
+                for (d, &s) in dst.iter_mut().zip(src.iter()) {
+                    *d = *d * (1.0 - tau) + tau * s;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parameters(&self) -> Vec<ArrayViewD<'_, f32>> {
+        self.weights
+            .iter()
+            .zip(&self.biases)
+            .flat_map(|(w, b)| [w.view().into_dyn(), b.view().into_dyn()])
+            .collect()
+    }
+}
