@@ -41,12 +41,22 @@
 //! ```
 #![deny(missing_docs)]
 
+mod agent;
+mod baseline;
 mod env;
 mod error;
 mod memory;
 mod nn;
 mod tensorboard;
+mod train;
 
+pub use agent::{
+    Agent, DqnAgent, DqnConfig, Exploration, LearnStats, TargetUpdate, TrainFrequency,
+};
+pub use baseline::{
+    ClassifierConfig, Dataset, RolloutConfig, RolloutStats, collect_random_games, play_classifier,
+    train_classifier,
+};
 pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, check_env};
 pub use error::{EnvRule, Error, Result};
 pub use memory::{
@@ -54,6 +64,9 @@ pub use memory::{
     Transition,
 };
 pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
+pub use train::{
+    EpisodeStats, EvalStats, TrainConfig, TrainReport, evaluate, evaluate_policy, train,
+};
 pub use nn::{
     Activation, Init, Loss, Mlp, MlpConfig, Optimizer, OptimizerConfig, Output, QNetwork,
     TrainStats,

@@ -181,7 +181,13 @@ impl DqnConfig {
 
     /// Sets the learning rate of the optimizer (default 1e-3).
     pub fn with_learning_rate(mut self, lr: f32) -> Self {
-        self.optimizer = self.optimizer.with_learning_rate(lr);
+        self.optimizer = match self.optimizer {
+            Optimizer::Sgd { momentum, nesterov, .. } => Optimizer::Sgd { lr, momentum, nesterov },
+            Optimizer::RmsProp { alpha, eps, momentum, centered, .. } => {
+                Optimizer::RmsProp { lr, alpha, eps, momentum, centered }
+            }
+            Optimizer::Adam { beta1, beta2, eps, .. } => Optimizer::Adam { lr, beta1, beta2, eps },
+        };
         self
     }
 
@@ -493,6 +499,11 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
     /// The replay memory.
     pub fn memory(&self) -> &M {
         &self.memory
+    }
+
+    /// The replay memory, mutable (to inspect it by sampling, or to pre-fill it).
+    pub fn memory_mut(&mut self) -> &mut M {
+        &mut self.memory
     }
 
     /// Environment steps observed.

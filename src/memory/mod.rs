@@ -269,6 +269,47 @@ pub trait Memory {
     fn update_priorities(&mut self, indices: &[usize], td_errors: &[f32]) -> Result<()>;
 }
 
+/// A boxed memory is a memory: `DqnAgent`'s default `Box<dyn Memory>` picks uniform or
+/// prioritized replay at run time.
+impl<M: Memory + ?Sized> Memory for Box<M> {
+    fn observation_dim(&self) -> usize {
+        (**self).observation_dim()
+    }
+
+    fn push(&mut self, transition: Transition<'_>) -> Result<()> {
+        (**self).push(transition)
+    }
+
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+
+    fn is_empty(&self) -> bool {
+        (**self).is_empty()
+    }
+
+    fn capacity(&self) -> usize {
+        (**self).capacity()
+    }
+
+    fn sample_into(
+        &mut self,
+        batch_size: usize,
+        rng: &mut dyn RngCore,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        (**self).sample_into(batch_size, rng, batch)
+    }
+
+    fn sample(&mut self, batch_size: usize, rng: &mut dyn RngCore) -> Result<Batch> {
+        (**self).sample(batch_size, rng)
+    }
+
+    fn update_priorities(&mut self, indices: &[usize], td_errors: &[f32]) -> Result<()> {
+        (**self).update_priorities(indices, td_errors)
+    }
+}
+
 /// Checks a batch size against the number of stored transitions.
 pub(crate) fn check_batch_size(batch_size: usize, len: usize) -> Result<()> {
     if batch_size == 0 || batch_size > len {

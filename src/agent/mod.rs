@@ -1,0 +1,62 @@
+//! Agents: the [`Agent`] trait and the DQN agent.
+
+mod dqn;
+
+pub use dqn::{DqnAgent, DqnConfig, Exploration, TargetUpdate, TrainFrequency};
+
+use ndarray::ArrayView1;
+use rand::RngCore;
+
+use crate::{Result, Transition};
+
+/// What one call of [`Agent::learn`] did when it updated the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnStats {
+    /// Mean training loss over the gradient steps of this call.
+    pub loss: f32,
+    /// Mean Q-value of the taken actions in the sampled batches, before the update.
+    pub mean_q: f32,
+    /// Gradient steps taken by this call.
+    pub gradient_steps: usize,
+}
+
+/// A learner that acts in an [`Env`](crate::Env), observes the transitions and learns from them.
+///
+/// The training loop ([`train`](crate::train)) calls, for every environment step:
+/// [`act`](Agent::act) on the current observation, `Env::step`, [`observe`](Agent::observe) on
+/// the resulting transition, then [`learn`](Agent::learn), which updates the agent when its
+/// schedule says so. [`greedy_action`](Agent::greedy_action) is the exploitation-only policy
+/// used for evaluation.
+///
+/// The trait is object-safe: the training loop takes `&mut dyn Agent`.
+pub trait Agent {
+    /// An action for `observation` under the exploring policy (for DQN: epsilon-greedy).
+    ///
+    /// # Errors
+    /// An error if the observation has the wrong length or a non-finite value.
+    fn act(&mut self, observation: ArrayView1<'_, f32>, rng: &mut dyn RngCore) -> Result<usize>;
+
+    /// The action the agent thinks best for `observation`, with no exploration.
+    ///
+    /// # Errors
+    /// An error if the observation has the wrong length or a non-finite value.
+    fn greedy_action(&mut self, observation: ArrayView1<'_, f32>) -> Result<usize>;
+
+    /// Records one transition (and advances the exploration schedule).
+    ///
+    /// # Errors
+    /// An error if the transition is malformed (wrong lengths, non-finite values, an action out
+    /// of range); nothing the agent had is lost.
+    fn observe(&mut self, transition: Transition<'_>) -> Result<()>;
+
+    /// Updates the agent if its schedule calls for it, and returns what the update did.
+    ///
+    /// # Errors
+    /// An error if the update cannot be made (for example a non-finite loss).
+    fn learn(&mut self, rng: &mut dyn RngCore) -> Result<Option<LearnStats>>;
+
+    /// The current exploration rate (0 for an agent that does not explore at random).
+    fn epsilon(&self) -> f32 {
+        0.0
+    }
+}

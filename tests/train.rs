@@ -1,0 +1,218 @@
+//! The training loop's bookkeeping (solve rule, report, observer) and the evaluation statistics,
+//! checked with a scripted agent and environment whose returns are known in advance.
+
+use approx::assert_relative_eq;
+use deepq::{
+    Agent, Env, Error, EvalStats, LearnStats, Result, Step, TrainConfig, Transition, evaluate,
+    evaluate_policy, train,
+};
+use ndarray::{Array1, ArrayView1, array};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Episode `k` (from 0) lasts `lengths[k % lengths.len()]` steps with reward 1 per step, then
+/// terminates.
+struct Scripted {
+    lengths: Vec<usize>,
+    episode: usize,
+    step: usize,
+    running: bool,
+}
+
+impl Scripted {
+    fn new(lengths: Vec<usize>) -> Self {
+        Self { lengths, episode: 0, step: 0, running: false }
+    }
+}
+
+impl Env for Scripted {
+    fn observation_dim(&self) -> usize {
+        1
+    }
+
+    fn num_actions(&self) -> usize {
+        2
+    }
+
+    fn reset(&mut self, _rng: &mut dyn RngCore) -> Array1<f32> {
+        if self.running || self.step > 0 {
+            self.episode += 1;
+        }
+        self.step = 0;
+        self.running = true;
+        array![0.0]
+    }
+
+    fn step(&mut self, action: usize) -> Result<Step> {
+        if action >= 2 {
+            return Err(Error::InvalidAction { action, num_actions: 2 });
+        }
+        if !self.running {
+            return Err(Error::EpisodeEnded { truncated: false });
+        }
+        self.step += 1;
+        let terminated = self.step >= self.lengths[self.episode % self.lengths.len()];
+        self.running = !terminated;
+        Ok(Step { observation: array![self.step as f32], reward: 1.0, terminated, truncated: false })
+    }
+}
+
+/// Counts what the loop asks of it; "learns" on every step with loss equal to the step count.
+#[derive(Default)]
+struct Counting {
+    acted: usize,
+    observed: Vec<(bool, bool)>,
+    learned: usize,
+}
+
+impl Agent for Counting {
+    fn act(&mut self, _: ArrayView1<'_, f32>, _: &mut dyn RngCore) -> Result<usize> {
+        self.acted += 1;
+        Ok(1)
+    }
+
+    fn greedy_action(&mut self, _: ArrayView1<'_, f32>) -> Result<usize> {
+        Ok(0)
+    }
+
+    fn observe(&mut self, t: Transition<'_>) -> Result<()> {
+        self.observed.push((t.terminated, t.truncated));
+        Ok(())
+    }
+
+    fn learn(&mut self, _: &mut dyn RngCore) -> Result<Option<LearnStats>> {
+        self.learned += 1;
+        Ok(Some(LearnStats { loss: 2.0, mean_q: 0.0, gradient_steps: 1 }))
+    }
+
+    fn epsilon(&self) -> f32 {
+        0.25
+    }
+}
+
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(0)
+}
+
+#[test]
+fn solved_at_is_the_first_full_window_reaching_the_threshold() {
+    // Returns 10, 10, 10, then 30 forever; window 4, threshold 25:
+    // windows: [10,10,10,30]=15, [10,10,30,30]=20, [10,30,30,30]=25 -> solved at episode 6.
+    let mut env = Scripted::new(vec![10, 10, 10, 30, 30, 30, 30, 30, 30, 30]);
+    let config =
+        TrainConfig::default().with_episodes(10).with_reward_threshold(25.0).with_solve_window(4);
+    let mut seen = Vec::new();
+    let report = train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |s| {
+        seen.push((s.episode, s.episode_return, s.trailing_mean))
+    })
+    .unwrap();
+    assert_eq!(report.solved_at, Some(6));
+    assert_eq!(report.episodes(), 6, "stops when solved");
+    assert_eq!(report.returns, vec![10.0, 10.0, 10.0, 30.0, 30.0, 30.0]);
+    assert_eq!(seen[3], (4, 30.0, 15.0));
+    assert_eq!(seen[5], (6, 30.0, 25.0));
+}
+
+#[test]
+fn never_solved_before_a_full_window() {
+    let mut env = Scripted::new(vec![100]);
+    let config =
+        TrainConfig::default().with_episodes(5).with_reward_threshold(50.0).with_solve_window(10);
+    let report = train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |_| {}).unwrap();
+    assert_eq!(report.solved_at, None);
+    assert_eq!(report.episodes(), 5);
+}
+
+#[test]
+fn training_continues_after_solving_when_asked() {
+    let mut env = Scripted::new(vec![5]);
+    let config = TrainConfig::default()
+        .with_episodes(8)
+        .with_reward_threshold(5.0)
+        .with_solve_window(2)
+        .with_stop_when_solved(false);
+    let report = train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |_| {}).unwrap();
+    assert_eq!(report.solved_at, Some(2));
+    assert_eq!(report.episodes(), 8);
+}
+
+#[test]
+fn the_loop_acts_observes_and_learns_once_per_step_and_reports_it() {
+    let mut env = Scripted::new(vec![3, 4]);
+    let mut agent = Counting::default();
+    let mut stats = Vec::new();
+    let config = TrainConfig::default().with_episodes(2);
+    let report = train(&mut agent, &mut env, &config, &mut rng(), &mut |s| stats.push(s.clone()))
+        .unwrap();
+    assert_eq!((agent.acted, agent.learned, agent.observed.len()), (7, 7, 7));
+    assert_eq!(report.env_steps, 7);
+    assert_eq!(report.gradient_steps, 7);
+    assert_eq!(report.lengths, vec![3, 4]);
+    assert_eq!(agent.observed[2], (true, false), "the last step of an episode is terminal");
+    assert_eq!(stats[1].env_steps, 7);
+    assert_eq!(stats[1].loss, Some(2.0));
+    assert_eq!(stats[1].epsilon, 0.25);
+    assert!(stats[1].terminated);
+}
+
+#[test]
+fn bad_train_configs_are_errors() {
+    let mut env = Scripted::new(vec![1]);
+    for (config, field) in [
+        (TrainConfig::default().with_episodes(0), "episodes"),
+        (TrainConfig::default().with_solve_window(0), "solve_window"),
+        (TrainConfig::default().with_reward_threshold(f32::NAN), "reward_threshold"),
+    ] {
+        let err = train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { field: f, .. } if f == field), "{err:?}");
+    }
+}
+
+#[test]
+fn errors_of_the_env_and_agent_are_passed_on() {
+    struct BadAction;
+    impl Agent for BadAction {
+        fn act(&mut self, _: ArrayView1<'_, f32>, _: &mut dyn RngCore) -> Result<usize> {
+            Ok(9)
+        }
+        fn greedy_action(&mut self, _: ArrayView1<'_, f32>) -> Result<usize> {
+            Ok(9)
+        }
+        fn observe(&mut self, _: Transition<'_>) -> Result<()> {
+            Ok(())
+        }
+        fn learn(&mut self, _: &mut dyn RngCore) -> Result<Option<LearnStats>> {
+            Ok(None)
+        }
+    }
+    let mut env = Scripted::new(vec![3]);
+    let err = train(&mut BadAction, &mut env, &TrainConfig::default(), &mut rng(), &mut |_| {});
+    assert!(matches!(err, Err(Error::InvalidAction { action: 9, .. })), "{err:?}");
+    let err = evaluate(&mut BadAction, &mut env, 3, &mut rng());
+    assert!(matches!(err, Err(Error::InvalidAction { action: 9, .. })), "{err:?}");
+}
+
+#[test]
+fn evaluation_statistics() {
+    let stats = EvalStats::from_returns(vec![3.0, 1.0, 4.0, 1.0, 5.0, 9.0]).unwrap();
+    assert_relative_eq!(stats.mean, 23.0 / 6.0, max_relative = 1e-6);
+    assert_eq!(stats.median, 3.5);
+    // population SD, as numpy's np.std: sqrt(mean((x - mean)^2))
+    let m = 23.0f64 / 6.0;
+    let var = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0].iter().map(|x: &f64| (x - m).powi(2)).sum::<f64>() / 6.0;
+    assert_relative_eq!(stats.sd, var.sqrt() as f32, max_relative = 1e-6);
+    assert_eq!((stats.min, stats.max), (1.0, 9.0));
+    assert_eq!(EvalStats::from_returns(vec![7.0, 2.0, 5.0]).unwrap().median, 5.0);
+    assert!(EvalStats::from_returns(vec![]).is_err());
+    assert!(EvalStats::from_returns(vec![1.0, f32::NAN]).is_err());
+}
+
+#[test]
+fn evaluate_policy_plays_whole_episodes_greedily() {
+    let mut env = Scripted::new(vec![2, 6]);
+    let stats = evaluate_policy(&mut env, 4, &mut rng(), &mut |_| Ok(0)).unwrap();
+    assert_eq!(stats.returns, vec![2.0, 6.0, 2.0, 6.0]);
+    assert_eq!(stats.mean, 4.0);
+    assert!(evaluate_policy(&mut env, 0, &mut rng(), &mut |_| Ok(0)).is_err());
+}
