@@ -1009,7 +1009,7 @@ mod tests {
     /// Element `i` of parameter `k` (in the order of `QNetwork::parameters`).
     fn param_mut(net: &mut Mlp, k: usize, i: usize) -> &mut f32 {
         let l = k / 2;
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             &mut net.weights[l].as_slice_mut().unwrap()[i]
         } else {
             &mut net.biases[l][i]
