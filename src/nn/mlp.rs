@@ -248,8 +248,9 @@ struct Workspace {
     targets: Vec<f32>,
     weights: Vec<f32>,
     td: Vec<f32>,
-    /// Per layer: the activations of the single-observation path.
+    /// Per layer: the activations of the single-observation path, and a copy of its input.
     single: Vec<Vec<f32>>,
+    single_input: Vec<f32>,
 }
 
 /// What a training step fits.
@@ -382,6 +383,7 @@ impl Mlp {
             grad_w: sizes.iter().map(|&(i, o)| Array2::zeros((o, i))).collect(),
             grad_b: sizes.iter().map(|&(_, o)| Array1::zeros(o)).collect(),
             single: sizes.iter().map(|&(_, o)| vec![0.0; o]).collect(),
+            single_input: Vec::with_capacity(config.input_dim),
             ..Workspace::default()
         };
         Ok(Mlp { config, weights, biases, state, ws })
@@ -773,6 +775,23 @@ impl Mlp {
     }
 }
 
+/// The dot product of two equally long slices, with eight independent accumulators so that
+/// the compiler vectorises it.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a8.zip(b8) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let half = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    (half[0] + half[2]) + (half[1] + half[3]) + tail
+}
+
 fn check_len(what: &str, expected: usize, got: usize) -> Result<()> {
     if expected != got {
         return Err(Error::ShapeMismatch {
@@ -842,20 +861,16 @@ impl QNetwork for Mlp {
             });
         }
         let n = self.weights.len();
+        self.ws.single_input.clear();
+        self.ws.single_input.extend(state.iter());
         for l in 0..n {
             let (before, rest) = self.ws.single.split_at_mut(l);
             let current = &mut rest[0];
-            let w = &self.weights[l];
+            let input: &[f32] = if l == 0 { &self.ws.single_input } else { &before[l - 1] };
+            let w = self.weights[l].as_slice().expect("contiguous");
             let b = self.biases[l].as_slice().expect("contiguous");
-            if l == 0 {
-                for ((c, row), &b) in current.iter_mut().zip(w.rows()).zip(b) {
-                    *c = b + row.dot(&state);
-                }
-            } else {
-                let input = ArrayView1::from(&before[l - 1][..]);
-                for ((c, row), &b) in current.iter_mut().zip(w.rows()).zip(b) {
-                    *c = b + row.dot(&input);
-                }
+            for ((c, row), &b) in current.iter_mut().zip(w.chunks_exact(input.len())).zip(b) {
+                *c = b + dot(row, input);
             }
             if l + 1 < n {
                 let activation = self.config.activation;
