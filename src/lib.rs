@@ -4,9 +4,12 @@
 //!
 //! deepq is built around four object-safe traits: [`Env`] (an episodic environment with a
 //! continuous observation vector and discrete actions, Gymnasium's model), `Memory` (replay
-//! memory), `QNetwork` (a trainable action-value function) and `Agent` (a learner that acts and
+//! memory), [`QNetwork`] (a trainable action-value function) and `Agent` (a learner that acts and
 //! observes). It ships [`CartPole`], bit for bit as Gymnasium's `CartPole-v0` and `CartPole-v1`,
 //! and [`check_env`], which verifies the [`Env`] contract on your own environments.
+//! [`Mlp`] implements [`QNetwork`]: a multilayer perceptron written by hand on ndarray, with
+//! backprop, the masked Bellman losses ([`Loss`]), PyTorch's optimizers ([`Optimizer`]) and, with
+//! the default `safetensors` feature, weights files that PyTorch reads.
 //!
 //! Every random draw comes from an RNG that you seed: the same seed gives the same run, bit for
 //! bit, on every machine.
