@@ -1068,7 +1068,7 @@ mod tests {
                 max_grad = max_grad.max(g.abs());
                 assert!(
                     (g - fd).abs() <= 5e-4 + 1e-3 * g.abs(),
-                    "{config:?} {kind:?}: parameter {k}[{i}]: backprop {g} vs finite difference {fd}"
+                    "{config:?} {kind:?}: parameter {k}[{i}]: backprop {g} vs difference {fd}"
                 );
                 checked += 1;
             }
