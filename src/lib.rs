@@ -4,12 +4,19 @@
 //!
 //! deepq is built around four object-safe traits: [`Env`] (an episodic environment with a
 //! continuous observation vector and discrete actions, Gymnasium's model), [`Memory`] (replay
-//! memory), `QNetwork` (a trainable action-value function) and `Agent` (a learner that acts and
-//! observes). It ships [`CartPole`], bit for bit as Gymnasium's `CartPole-v0` and `CartPole-v1`,
-//! and [`check_env`], which verifies the [`Env`] contract on your own environments. Replay
-//! memories: [`ReplayBuffer`] (uniform) and [`PrioritizedReplay`] (proportional prioritized
-//! replay on a [`SumTree`]). [`CartPole::render`] draws a state as Gymnasium does, into an RGB
-//! [`Frame`], and [`SummaryWriter`] logs scalars to event files that TensorBoard reads.
+//! memory), [`QNetwork`] (a trainable action-value function) and [`Agent`] (a learner that acts
+//! and observes). Their implementations: [`CartPole`], bit for bit as Gymnasium's `CartPole-v0`
+//! and `CartPole-v1` (and [`check_env`], which verifies the [`Env`] contract on your own
+//! environments); [`ReplayBuffer`] (uniform) and [`PrioritizedReplay`] (proportional prioritized
+//! replay on a [`SumTree`]); [`Mlp`], a multilayer perceptron written by hand on ndarray, with
+//! backprop, the masked Bellman losses ([`Loss`]), PyTorch's optimizers ([`Optimizer`]) and, with
+//! the default `safetensors` feature, weights files that PyTorch reads; and [`DqnAgent`], a DQN
+//! with the usual refinements as options, trained by [`train`] and measured by [`evaluate`].
+//!
+//! Around them: the supervised random-rollout baseline ([`collect_random_games`],
+//! [`train_classifier`]), [`CartPole::render`], which draws a state as Gymnasium does into an
+//! RGB [`Frame`], and [`SummaryWriter`], which logs scalars to event files that TensorBoard
+//! reads.
 //!
 //! Every random draw comes from an RNG that you seed: the same seed gives the same run, bit for
 //! bit, on every machine.

@@ -128,8 +128,11 @@ fn run(case: &common::Case) {
         if step == 1 || step == 3 {
             let params = net.parameters();
             for (k, p) in params.iter().enumerate() {
-                let name =
-                    format!("layers.{}.{}", k / 2, if k % 2 == 0 { "weight" } else { "bias" });
+                let name = format!(
+                    "layers.{}.{}",
+                    k / 2,
+                    if k.is_multiple_of(2) { "weight" } else { "bias" }
+                );
                 let theirs = case.f32(&format!("step{step}.{name}"));
                 let ours = p.to_owned();
                 assert_close(&format!("{}: step {step} {name}", case.name), &ours, &theirs);

@@ -21,8 +21,11 @@ use std::fmt;
 /// | variant | `l(d)` | reference |
 /// |---|---|---|
 /// | [`MaskedMse`](Loss::MaskedMse) | `d^2` | PyTorch `F.mse_loss(q_taken, y)` |
-/// | [`KerasMaskedMse`](Loss::KerasMaskedMse) | `d^2 / num_actions` | Keras `loss='mse'` on `Q * mask` vs `mask * y` |
-/// | [`Huber`](Loss::Huber) | `d^2 / 2` if `abs(d) < 1`, else `abs(d) - 1/2` | Stable-Baselines3: `F.smooth_l1_loss` (delta 1) |
+/// | [`KerasMaskedMse`](Loss::KerasMaskedMse) | `d^2 / num_actions` | Keras `mse`, masked |
+/// | [`Huber`](Loss::Huber) | `d^2 / 2` if `abs(d) < 1`, else `abs(d) - 1/2` | SB3 smooth L1 |
+///
+/// (Keras `mse`, masked: `loss='mse'` on the outputs `Q * mask` against `mask * y`. SB3 smooth
+/// L1: Stable-Baselines3's DQN loss, PyTorch's `F.smooth_l1_loss` with delta 1.)
 ///
 /// Keras' MSE averages over the last axis (the actions) as well as over the batch; with the mask
 /// the `num_actions - 1` untaken entries contribute zero, so the tutorial's loss, and its

@@ -93,7 +93,9 @@ pub trait QNetwork {
     /// [`Error::InvalidAction`](crate::Error::InvalidAction) for an action out of range,
     /// [`Error::NonFinite`](crate::Error::NonFinite) for a non-finite state, target or weight,
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an empty batch or a
-    /// negative weight.
+    /// negative weight. The call has no RNG, so [`Mlp`] returns
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) if configured with dropout (use
+    /// [`Mlp::train_step_with_rng`] for that). On an error the network is unchanged.
     fn train_step(
         &mut self,
         states: ArrayView2<'_, f32>,

@@ -40,7 +40,8 @@ pub enum Optimizer {
     /// p = p - lr * d
     /// ```
     Sgd {
-        /// Learning rate, `> 0`. PyTorch has no default; [`Optimizer::sgd`] takes it.
+        /// Learning rate, `> 0`; PyTorch's default 1e-3 (torch 2.15); [`Optimizer::sgd`] takes
+        /// it as its argument.
         lr: f32,
         /// Momentum in `[0, 1)`; PyTorch's default 0.
         momentum: f32,

@@ -104,7 +104,8 @@ impl Mlp {
     /// # fn main() -> deepq::Result<()> {
     /// let mut rng = ChaCha8Rng::seed_from_u64(0);
     /// let net = Mlp::new(MlpConfig::new(4, vec![8], 2), &mut rng)?;
-    /// let path = std::env::temp_dir().join(format!("deepq-doc-{}.safetensors", std::process::id()));
+    /// let name = format!("deepq-doc-{}.safetensors", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
     /// net.save(&path)?;
     /// let loaded = Mlp::load(&path)?;
     /// assert_eq!(loaded.config(), net.config());
