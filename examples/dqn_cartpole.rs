@@ -42,7 +42,8 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--env" => args.env = value("--env")?,
             "--episodes" => {
-                let n: usize = value("--episodes")?.parse().map_err(|e| format!("--episodes: {e}"))?;
+                let n: usize =
+                    value("--episodes")?.parse().map_err(|e| format!("--episodes: {e}"))?;
                 args.episodes = Some(n);
             }
             "--json" => args.json = true,
@@ -62,7 +63,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
     let (mut env, default_episodes) =
-        if args.env == "v0" { (CartPole::v0(), 300) } else { (CartPole::v1(), 600) };
+        if args.env == "v0" { (CartPole::v0(), 300) } else { (CartPole::v1(), 1000) };
     let episodes = args.episodes.unwrap_or(default_episodes);
     let config = DqnConfig::default().with_seed(args.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
