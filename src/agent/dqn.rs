@@ -680,8 +680,8 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
             return Ok(None);
         }
         let due = match self.config.train_frequency {
-            TrainFrequency::Steps(n) => self.env_steps % n == 0,
-            TrainFrequency::Episodes(n) => episode_ended && self.episodes % n == 0,
+            TrainFrequency::Steps(n) => self.env_steps.is_multiple_of(n),
+            TrainFrequency::Episodes(n) => episode_ended && self.episodes.is_multiple_of(n),
         };
         let mut stats = None;
         if due {
@@ -700,10 +700,9 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
         }
         if let (TargetUpdate::Hard { every }, Some(target)) =
             (self.config.target_update, self.target.as_mut())
+            && self.env_steps.is_multiple_of(every)
         {
-            if self.env_steps % every == 0 {
-                target.update_from(&self.online, 1.0)?;
-            }
+            target.update_from(&self.online, 1.0)?;
         }
         Ok(stats)
     }
