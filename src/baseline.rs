@@ -58,24 +58,20 @@ impl RolloutConfig {
     /// [`Error::InvalidConfig`] for `games == 0`, `max_steps == 0` or a non-finite threshold.
     pub fn validate(&self) -> Result<()> {
         if self.games == 0 {
-            return Err(invalid("games", "0", "must be at least 1"));
+            return Err(Error::invalid_config("games", "0", "must be at least 1"));
         }
         if self.max_steps == 0 {
-            return Err(invalid("max_steps", "0", "must be at least 1"));
+            return Err(Error::invalid_config("max_steps", "0", "must be at least 1"));
         }
         if !self.score_threshold.is_finite() {
-            return Err(invalid(
+            return Err(Error::invalid_config(
                 "score_threshold",
-                &self.score_threshold.to_string(),
+                self.score_threshold,
                 "must be finite",
             ));
         }
         Ok(())
     }
-}
-
-fn invalid(field: &'static str, value: &str, rule: &'static str) -> Error {
-    Error::InvalidConfig { field, value: value.to_string(), rule }
 }
 
 /// Training pairs for an observation -> action classifier.
@@ -251,15 +247,15 @@ impl ClassifierConfig {
     /// `(0, 1]`.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
-            return Err(invalid("epochs", "0", "must be at least 1"));
+            return Err(Error::invalid_config("epochs", "0", "must be at least 1"));
         }
         if self.batch_size == 0 {
-            return Err(invalid("batch_size", "0", "must be at least 1"));
+            return Err(Error::invalid_config("batch_size", "0", "must be at least 1"));
         }
         if !(self.keep_probability > 0.0 && self.keep_probability <= 1.0) {
-            return Err(invalid(
+            return Err(Error::invalid_config(
                 "keep_probability",
-                &self.keep_probability.to_string(),
+                self.keep_probability,
                 "must be in (0, 1]",
             ));
         }
@@ -281,7 +277,7 @@ pub fn train_classifier(
 ) -> Result<(Mlp, Vec<f32>)> {
     config.validate()?;
     if data.is_empty() {
-        return Err(invalid("data", "0 pairs", "needs at least 1 pair to train on"));
+        return Err(Error::invalid_config("data", "0 pairs", "needs at least 1 pair to train on"));
     }
     let net = MlpConfig::new(data.observations.ncols(), config.hidden.clone(), num_actions)
         .with_activation(Activation::Relu)
@@ -322,16 +318,6 @@ pub fn play_classifier(
     let mut scores = vec![0.0f32; classifier.num_actions()];
     evaluate_policy(env, games, rng, &mut |obs| {
         classifier.q_values_one(obs, &mut scores)?;
-        Ok(argmax(&scores))
+        Ok(crate::nn::argmax(&scores))
     })
-}
-
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
 }

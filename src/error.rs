@@ -181,6 +181,17 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// An [`Error::InvalidConfig`] for `field` holding `value`, which breaks `rule`.
+    pub(crate) fn invalid_config(
+        field: &'static str,
+        value: impl ToString,
+        rule: &'static str,
+    ) -> Error {
+        Error::InvalidConfig { field, value: value.to_string(), rule }
+    }
+}
+
 /// A shorthand for `std::result::Result<T, deepq::Error>`.
 pub type Result<T> = std::result::Result<T, Error>;
 

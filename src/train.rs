@@ -58,20 +58,16 @@ impl TrainConfig {
     /// threshold.
     pub fn validate(&self) -> Result<()> {
         if self.episodes == 0 {
-            return Err(invalid("episodes", "0", "must be at least 1"));
+            return Err(Error::invalid_config("episodes", "0", "must be at least 1"));
         }
         if self.solve_window == 0 {
-            return Err(invalid("solve_window", "0", "must be at least 1"));
+            return Err(Error::invalid_config("solve_window", "0", "must be at least 1"));
         }
         if let Some(t) = self.reward_threshold.filter(|t| !t.is_finite()) {
-            return Err(invalid("reward_threshold", &t.to_string(), "must be finite"));
+            return Err(Error::invalid_config("reward_threshold", t, "must be finite"));
         }
         Ok(())
     }
-}
-
-fn invalid(field: &'static str, value: &str, rule: &'static str) -> Error {
-    Error::InvalidConfig { field, value: value.to_string(), rule }
 }
 
 /// What happened in one training episode, handed to the observer of [`train`].
@@ -258,7 +254,7 @@ impl EvalStats {
     /// finite.
     pub fn from_returns(returns: Vec<f32>) -> Result<Self> {
         if returns.is_empty() {
-            return Err(invalid("episodes", "0", "must be at least 1"));
+            return Err(Error::invalid_config("episodes", "0", "must be at least 1"));
         }
         if let Some(&v) = returns.iter().find(|v| !v.is_finite()) {
             return Err(Error::NonFinite { what: "episode return".into(), value: f64::from(v) });
@@ -298,7 +294,7 @@ pub fn evaluate_policy(
     policy: &mut dyn FnMut(ArrayView1<'_, f32>) -> Result<usize>,
 ) -> Result<EvalStats> {
     if episodes == 0 {
-        return Err(invalid("episodes", "0", "must be at least 1"));
+        return Err(Error::invalid_config("episodes", "0", "must be at least 1"));
     }
     let mut returns = Vec::with_capacity(episodes);
     for _ in 0..episodes {

@@ -23,38 +23,43 @@ fn run(mut env: CartPole, seed: u64, episodes: usize) -> (TrainReport, EvalStats
     (report, eval)
 }
 
+/// Trains and evaluates every seed; returns the seeds that did not solve within `budget`
+/// episodes or whose greedy evaluation mean fell below `threshold`.
+fn failures(
+    make: fn() -> CartPole,
+    seeds: std::ops::RangeInclusive<u64>,
+    budget: usize,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    for seed in seeds {
+        let env = make();
+        let (name, threshold) = (env.max_episode_steps(), env.reward_threshold());
+        let (report, eval) = run(env, seed, budget);
+        let line = format!(
+            "{name}-step CartPole, seed {seed}: solved at {:?}, {} env steps, greedy eval mean {:.1} \
+             (min {})",
+            report.solved_at, report.env_steps, eval.mean, eval.min
+        );
+        println!("{line}");
+        if report.solved_at.is_none() || eval.mean < threshold {
+            failed.push(line);
+        }
+    }
+    failed
+}
+
 /// Seeds 0..=9, budget 300 episodes each: solved (trailing 100-episode mean >= 195) and a
 /// 100-episode greedy evaluation with mean >= 195 on every seed.
 #[test]
 fn default_dqn_solves_cartpole_v0_on_seeds_0_to_9_within_300_episodes() {
-    let mut failures = Vec::new();
-    for seed in 0..=9 {
-        let (report, eval) = run(CartPole::v0(), seed, 300);
-        println!(
-            "v0 seed {seed}: solved at {:?}, {} env steps, greedy eval mean {:.1} (min {})",
-            report.solved_at, report.env_steps, eval.mean, eval.min
-        );
-        if report.solved_at.is_none() || eval.mean < 195.0 {
-            failures.push((seed, report.solved_at, eval.mean));
-        }
-    }
-    assert!(failures.is_empty(), "failed seeds (seed, solved_at, eval mean): {failures:?}");
+    let failed = failures(CartPole::v0, 0..=9, 300);
+    assert!(failed.is_empty(), "failed: {failed:#?}");
 }
 
 /// CartPole-v1 (500 steps, solved at 475), seeds 0..=2, budget 1000 episodes each: solved, and a
 /// 100-episode greedy evaluation with mean >= 475.
 #[test]
 fn default_dqn_solves_cartpole_v1_on_seeds_0_to_2() {
-    let mut failures = Vec::new();
-    for seed in 0..=2 {
-        let (report, eval) = run(CartPole::v1(), seed, 1000);
-        println!(
-            "v1 seed {seed}: solved at {:?}, {} env steps, greedy eval mean {:.1} (min {})",
-            report.solved_at, report.env_steps, eval.mean, eval.min
-        );
-        if report.solved_at.is_none() || eval.mean < 475.0 {
-            failures.push((seed, report.solved_at, eval.mean));
-        }
-    }
-    assert!(failures.is_empty(), "failed seeds (seed, solved_at, eval mean): {failures:?}");
+    let failed = failures(CartPole::v1, 0..=2, 1000);
+    assert!(failed.is_empty(), "failed: {failed:#?}");
 }

@@ -3,6 +3,7 @@
 use ndarray::{Array1, ArrayView1};
 use rand::{Rng, RngCore};
 
+use crate::nn::argmax;
 use crate::{
     Activation, Agent, Batch, Error, LearnStats, Loss, Memory, Mlp, MlpConfig, Optimizer,
     PrioritizedConfig, PrioritizedReplay, QNetwork, ReplayBuffer, ReplayConfig, Result, Transition,
@@ -265,7 +266,7 @@ impl DqnConfig {
     /// train frequency or gradient-step count, a bad target update or grad-norm clip.
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.gamma) {
-            return Err(invalid("gamma", self.gamma, "must be in [0, 1]"));
+            return Err(Error::invalid_config("gamma", self.gamma, "must be in [0, 1]"));
         }
         self.optimizer.validate()?;
         if let Some(i) = self.hidden.iter().position(|&h| h == 0) {
@@ -280,13 +281,13 @@ impl DqnConfig {
             });
         }
         if let Some(c) = self.max_grad_norm.filter(|c| !(c.is_finite() && *c > 0.0)) {
-            return Err(invalid("max_grad_norm", c, "must be finite and > 0"));
+            return Err(Error::invalid_config("max_grad_norm", c, "must be finite and > 0"));
         }
         if self.memory_size == 0 {
-            return Err(invalid("memory_size", 0, "must be at least 1"));
+            return Err(Error::invalid_config("memory_size", 0, "must be at least 1"));
         }
         if self.batch_size == 0 {
-            return Err(invalid("batch_size", 0, "must be at least 1"));
+            return Err(Error::invalid_config("batch_size", 0, "must be at least 1"));
         }
         if self.batch_size > self.memory_size {
             return Err(Error::InvalidConfig {
@@ -300,7 +301,11 @@ impl DqnConfig {
                 probability("exploration.start", start)?;
                 probability("exploration.floor", floor)?;
                 if !(decay > 0.0 && decay <= 1.0) {
-                    return Err(invalid("exploration.decay", decay, "must be in (0, 1]"));
+                    return Err(Error::invalid_config(
+                        "exploration.decay",
+                        decay,
+                        "must be in (0, 1]",
+                    ));
                 }
             }
             Exploration::Linear { start, end, .. } => {
@@ -319,14 +324,14 @@ impl DqnConfig {
             _ => {}
         }
         if self.gradient_steps == 0 {
-            return Err(invalid("gradient_steps", 0, "must be at least 1"));
+            return Err(Error::invalid_config("gradient_steps", 0, "must be at least 1"));
         }
         match self.target_update {
             TargetUpdate::Hard { every: 0 } => {
-                return Err(invalid("target_update.every", 0, "must be at least 1"));
+                return Err(Error::invalid_config("target_update.every", 0, "must be at least 1"));
             }
             TargetUpdate::Polyak { tau } if !(tau > 0.0 && tau <= 1.0) => {
-                return Err(invalid("target_update.tau", tau, "must be in (0, 1]"));
+                return Err(Error::invalid_config("target_update.tau", tau, "must be in (0, 1]"));
             }
             _ => {}
         }
@@ -344,12 +349,20 @@ impl DqnConfig {
     }
 }
 
-fn invalid(field: &'static str, value: impl ToString, rule: &'static str) -> Error {
-    Error::InvalidConfig { field, value: value.to_string(), rule }
+/// The index of the largest value of a row.
+fn argmax_row(row: ArrayView1<'_, f32>) -> usize {
+    match row.as_slice() {
+        Some(values) => argmax(values),
+        None => argmax(&row.to_vec()),
+    }
 }
 
 fn probability(field: &'static str, p: f32) -> Result<()> {
-    if (0.0..=1.0).contains(&p) { Ok(()) } else { Err(invalid(field, p, "must be in [0, 1]")) }
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(Error::invalid_config(field, p, "must be in [0, 1]"))
+    }
 }
 
 /// A deep Q-network agent (Mnih et al. 2015) with the usual refinements as options: target
@@ -543,7 +556,7 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
         for i in 0..batch.len() {
             let row = next_q.row(i);
             let next_value = match &online_next {
-                Some(online) => row[argmax(online.row(i))],
+                Some(online) => row[argmax_row(online.row(i))],
                 None => row.iter().copied().fold(f32::NEG_INFINITY, f32::max),
             };
             // y = r + gamma * (1 - terminated) * max_a Q_target(s', a)
@@ -628,17 +641,6 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
     }
 }
 
-/// The index of the largest value (the first one on ties).
-fn argmax(values: ArrayView1<'_, f32>) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
     fn act(&mut self, observation: ArrayView1<'_, f32>, rng: &mut dyn RngCore) -> Result<usize> {
         self.check_observation("observation", observation)?;
@@ -652,7 +654,7 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
     fn greedy_action(&mut self, observation: ArrayView1<'_, f32>) -> Result<usize> {
         self.check_observation("observation", observation)?;
         self.online.q_values_one(observation, &mut self.q_one)?;
-        Ok(argmax(ArrayView1::from(&self.q_one[..])))
+        Ok(argmax(&self.q_one))
     }
 
     fn observe(&mut self, t: Transition<'_>) -> Result<()> {

@@ -116,3 +116,14 @@ pub trait QNetwork {
     /// `[out, in]`, `layers.0.bias` `[out]`, `layers.1.weight`, ...).
     fn parameters(&self) -> Vec<ArrayViewD<'_, f32>>;
 }
+
+/// The index of the largest value (the first one on ties; 0 for an empty slice).
+pub(crate) fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
