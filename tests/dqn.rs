@@ -3,8 +3,9 @@
 
 use approx::assert_relative_eq;
 use deepq::{
-    Agent, Batch, CartPole, DqnAgent, DqnConfig, Env, Error, Exploration, Loss, Memory, Optimizer,
-    PrioritizedConfig, QNetwork, TargetUpdate, TrainConfig, TrainFrequency, Transition, train,
+    Agent, Batch, CartPole, DqnAgent, DqnConfig, Env, Error, Exploration, LearningRateDecay, Loss,
+    Memory, Optimizer, PrioritizedConfig, QNetwork, TargetUpdate, TrainConfig, TrainFrequency,
+    Transition, train,
 };
 use ndarray::{Array1, Array2, array};
 use rand::SeedableRng;
@@ -79,6 +80,22 @@ fn every_broken_rule_is_its_own_error_naming_field_and_value() {
             "0",
         ),
         (DqnConfig { max_grad_norm: Some(0.0), ..d() }, "max_grad_norm", "0"),
+        (
+            DqnConfig {
+                learning_rate_decay: Some(LearningRateDecay { end: -1.0, steps: 9 }),
+                ..d()
+            },
+            "learning_rate_decay.end",
+            "-1",
+        ),
+        (
+            DqnConfig {
+                learning_rate_decay: Some(LearningRateDecay { end: 1e-4, steps: 0 }),
+                ..d()
+            },
+            "learning_rate_decay.steps",
+            "0",
+        ),
         (d().with_prioritized(Some(PrioritizedConfig::default().with_alpha(2.0))), "alpha", "2"),
     ];
     for (config, field, value) in cases {
@@ -300,4 +317,25 @@ fn one_seed_gives_identical_runs() {
     let (a, b) = (run(3), run(3));
     assert_eq!(a, b);
     assert_ne!(a.0, run(4).0);
+}
+
+#[test]
+fn the_learning_rate_decays_linearly_over_gradient_steps() {
+    let config = DqnConfig {
+        learning_starts: 0,
+        batch_size: 2,
+        learning_rate_decay: Some(LearningRateDecay { end: 1e-4, steps: 10 }),
+        ..DqnConfig::default()
+    };
+    let mut a = agent(config);
+    let mut r = rng(0);
+    let s = array![0.0f32, 0.1, 0.0, -0.1];
+    for _ in 0..30 {
+        a.observe(transition(&s, 1, 1.0, &s, false, false)).unwrap();
+        a.learn(&mut r).unwrap();
+    }
+    assert!(a.gradient_steps() > 10);
+    assert_relative_eq!(a.network().config().optimizer.learning_rate(), 1e-4, max_relative = 1e-6);
+    // The schedule's start is the config's rate, which is kept.
+    assert_eq!(a.config().optimizer.learning_rate(), 1e-3);
 }

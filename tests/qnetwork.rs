@@ -142,3 +142,15 @@ fn a_cloned_target_network_stays_fixed_while_the_online_one_trains() {
     online.train_step(x.view(), &[0; 8], Array1::ones(8).view(), None).unwrap();
     assert_ne!(online.q_values(x.view()).unwrap(), target.q_values(x.view()).unwrap());
 }
+
+#[test]
+fn set_learning_rate_changes_only_the_rate_and_rejects_bad_values() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut net = Mlp::new(MlpConfig::new(4, vec![8], 2), &mut rng).unwrap();
+    net.set_learning_rate(5e-4).unwrap();
+    assert_eq!(net.config().optimizer, Optimizer::adam(5e-4));
+    for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+        assert!(net.set_learning_rate(bad).is_err(), "{bad}");
+    }
+    assert_eq!(net.config().optimizer, Optimizer::adam(5e-4));
+}

@@ -55,6 +55,16 @@ pub enum TargetUpdate {
     },
 }
 
+/// A linear learning-rate schedule: from the optimizer's learning rate to `end` over the first
+/// `steps` gradient steps, then constant (Stable-Baselines3's linear schedule).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearningRateDecay {
+    /// The learning rate from gradient step `steps` on; finite and `> 0`.
+    pub end: f32,
+    /// Length of the decay in gradient steps; at least 1.
+    pub steps: usize,
+}
+
 /// When the agent takes gradient steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TrainFrequency {
@@ -79,6 +89,8 @@ pub struct DqnConfig {
     pub activation: Activation,
     /// The optimizer and its learning rate.
     pub optimizer: Optimizer,
+    /// Linear decay of the learning rate (`None`: constant).
+    pub learning_rate_decay: Option<LearningRateDecay>,
     /// The loss on the taken action's Q-value.
     pub loss: Loss,
     /// Clip gradients to this global L2 norm (`None`: no clipping).
@@ -125,6 +137,7 @@ impl Default for DqnConfig {
             hidden: vec![64, 64],
             activation: Activation::Relu,
             optimizer: Optimizer::adam(1e-3),
+            learning_rate_decay: None,
             loss: Loss::MaskedMse,
             max_grad_norm: Some(10.0),
             gamma: 0.995,
@@ -166,6 +179,7 @@ impl DqnConfig {
                 momentum: 0.0,
                 centered: false,
             },
+            learning_rate_decay: None,
             loss: Loss::KerasMaskedMse,
             max_grad_norm: None,
             gamma: 0.5,
@@ -186,13 +200,7 @@ impl DqnConfig {
 
     /// Sets the learning rate of the optimizer (default 1e-3).
     pub fn with_learning_rate(mut self, lr: f32) -> Self {
-        self.optimizer = match self.optimizer {
-            Optimizer::Sgd { momentum, nesterov, .. } => Optimizer::Sgd { lr, momentum, nesterov },
-            Optimizer::RmsProp { alpha, eps, momentum, centered, .. } => {
-                Optimizer::RmsProp { lr, alpha, eps, momentum, centered }
-            }
-            Optimizer::Adam { beta1, beta2, eps, .. } => Optimizer::Adam { lr, beta1, beta2, eps },
-        };
+        self.optimizer = self.optimizer.with_learning_rate(lr);
         self
     }
 
@@ -269,6 +277,22 @@ impl DqnConfig {
             return Err(Error::invalid_config("gamma", self.gamma, "must be in [0, 1]"));
         }
         self.optimizer.validate()?;
+        if let Some(decay) = self.learning_rate_decay {
+            if !(decay.end.is_finite() && decay.end > 0.0) {
+                return Err(Error::invalid_config(
+                    "learning_rate_decay.end",
+                    decay.end,
+                    "must be finite and > 0",
+                ));
+            }
+            if decay.steps == 0 {
+                return Err(Error::invalid_config(
+                    "learning_rate_decay.steps",
+                    0,
+                    "must be at least 1",
+                ));
+            }
+        }
         if let Some(i) = self.hidden.iter().position(|&h| h == 0) {
             return Err(Error::InvalidConfig {
                 field: "hidden",
@@ -605,6 +629,12 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
     }
 
     fn gradient_step(&mut self, rng: &mut dyn RngCore) -> Result<(f32, f32)> {
+        if let Some(decay) = self.config.learning_rate_decay {
+            let start = f64::from(self.config.optimizer.learning_rate());
+            let progress = (self.gradient_steps as f64 / decay.steps as f64).min(1.0);
+            let lr = start + (f64::from(decay.end) - start) * progress;
+            self.online.set_learning_rate(lr as f32)?;
+        }
         let mut batch = std::mem::take(&mut self.batch);
         let mut targets = std::mem::take(&mut self.targets);
         let result = (|| {

@@ -2,7 +2,7 @@
 
 mod dqn;
 
-pub use dqn::{DqnAgent, DqnConfig, Exploration, TargetUpdate, TrainFrequency};
+pub use dqn::{DqnAgent, DqnConfig, Exploration, LearningRateDecay, TargetUpdate, TrainFrequency};
 
 use ndarray::ArrayView1;
 use rand::RngCore;

@@ -943,6 +943,18 @@ impl QNetwork for Mlp {
         Ok(())
     }
 
+    fn set_learning_rate(&mut self, lr: f32) -> Result<()> {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::InvalidArgument {
+                what: "lr",
+                value: lr.to_string(),
+                rule: "must be finite and > 0",
+            });
+        }
+        self.config.optimizer = self.config.optimizer.with_learning_rate(lr);
+        Ok(())
+    }
+
     fn parameters(&self) -> Vec<ArrayViewD<'_, f32>> {
         self.weights
             .iter()

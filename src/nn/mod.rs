@@ -112,6 +112,14 @@ pub trait QNetwork {
     /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the architectures differ.
     fn update_from(&mut self, source: &dyn QNetwork, tau: f32) -> Result<()>;
 
+    /// Sets the learning rate of the optimizer from the next training step on (for a schedule);
+    /// the optimizer's state (moments, step count) is kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if `lr` is not finite and
+    /// positive; the rate is then unchanged.
+    fn set_learning_rate(&mut self, lr: f32) -> Result<()>;
+
     /// Read access to every parameter tensor, in a fixed order (for [`Mlp`]: `layers.0.weight`
     /// `[out, in]`, `layers.0.bias` `[out]`, `layers.1.weight`, ...).
     fn parameters(&self) -> Vec<ArrayViewD<'_, f32>>;

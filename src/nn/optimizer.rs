@@ -121,6 +121,17 @@ impl Optimizer {
         Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
     }
 
+    /// The same optimizer with learning rate `lr` (every other hyperparameter kept).
+    pub fn with_learning_rate(self, lr: f32) -> Self {
+        match self {
+            Optimizer::Sgd { momentum, nesterov, .. } => Optimizer::Sgd { lr, momentum, nesterov },
+            Optimizer::RmsProp { alpha, eps, momentum, centered, .. } => {
+                Optimizer::RmsProp { lr, alpha, eps, momentum, centered }
+            }
+            Optimizer::Adam { beta1, beta2, eps, .. } => Optimizer::Adam { lr, beta1, beta2, eps },
+        }
+    }
+
     /// The learning rate.
     pub fn learning_rate(&self) -> f32 {
         match *self {
