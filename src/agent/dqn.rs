@@ -5,8 +5,7 @@ use rand::{Rng, RngCore};
 
 use crate::{
     Activation, Agent, Batch, Error, LearnStats, Loss, Memory, Mlp, MlpConfig, Optimizer,
-    PrioritizedConfig, PrioritizedReplay, QNetwork, ReplayBuffer, ReplayConfig, Result,
-    Transition,
+    PrioritizedConfig, PrioritizedReplay, QNetwork, ReplayBuffer, ReplayConfig, Result, Transition,
 };
 
 /// How the exploration rate epsilon evolves.
@@ -562,13 +561,17 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
             Exploration::Linear { start, end, steps } => {
                 let progress =
                     if steps == 0 { 1.0 } else { (self.env_steps as f64 / steps as f64).min(1.0) };
-                self.epsilon = (f64::from(start) + (f64::from(end) - f64::from(start)) * progress)
-                    as f32;
+                self.epsilon =
+                    (f64::from(start) + (f64::from(end) - f64::from(start)) * progress) as f32;
             }
         }
     }
 
-    fn check_observation(&self, what: &'static str, observation: ArrayView1<'_, f32>) -> Result<()> {
+    fn check_observation(
+        &self,
+        what: &'static str,
+        observation: ArrayView1<'_, f32>,
+    ) -> Result<()> {
         if observation.len() != self.observation_dim {
             return Err(Error::ObservationLength {
                 what,
@@ -589,8 +592,12 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
             self.memory.sample_into(self.config.batch_size, rng, &mut batch)?;
             self.bellman_targets(&batch, &mut targets)?;
             let weights = self.config.prioritized.as_ref().map(|_| batch.weights.view());
-            let stats =
-                self.online.train_step(batch.states.view(), &batch.actions, targets.view(), weights)?;
+            let stats = self.online.train_step(
+                batch.states.view(),
+                &batch.actions,
+                targets.view(),
+                weights,
+            )?;
             if self.config.prioritized.is_some() {
                 let td: Vec<f32> = stats.td_errors.to_vec();
                 self.memory.update_priorities(&batch.indices, &td)?;
@@ -667,8 +674,8 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
             return Ok(None);
         }
         let due = match self.config.train_frequency {
-            TrainFrequency::Steps(n) => self.env_steps % n == 0,
-            TrainFrequency::Episodes(n) => episode_ended && self.episodes % n == 0,
+            TrainFrequency::Steps(n) => self.env_steps.is_multiple_of(n),
+            TrainFrequency::Episodes(n) => episode_ended && self.episodes.is_multiple_of(n),
         };
         let mut stats = None;
         if due {
@@ -687,10 +694,9 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
         }
         if let (TargetUpdate::Hard { every }, Some(target)) =
             (self.config.target_update, self.target.as_mut())
+            && self.env_steps.is_multiple_of(every)
         {
-            if self.env_steps % every == 0 {
-                target.update_from(&self.online, 1.0)?;
-            }
+            target.update_from(&self.online, 1.0)?;
         }
         Ok(stats)
     }
