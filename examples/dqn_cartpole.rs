@@ -42,7 +42,8 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--env" => args.env = value("--env")?,
             "--episodes" => {
-                let n: usize = value("--episodes")?.parse().map_err(|e| format!("--episodes: {e}"))?;
+                let n: usize =
+                    value("--episodes")?.parse().map_err(|e| format!("--episodes: {e}"))?;
                 args.episodes = Some(n);
             }
             "--json" => args.json = true,

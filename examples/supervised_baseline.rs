@@ -50,9 +50,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             }
             "--json" => args.json = true,
             "-h" | "--help" => {
-                println!(
-                    "usage: supervised_baseline [--seed N] [--runs N] [--games N] [--json]"
-                );
+                println!("usage: supervised_baseline [--seed N] [--runs N] [--games N] [--json]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown flag {other:?} (try --help)").into()),
@@ -74,7 +72,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!(
         "{:>4} {:>5} {:>9} {:>7} {:>7} {:>7} {:>6} {:>7} | {:>8} {:>8} {:>8}",
-        "run", "seed", "accepted", "pairs", "mean", "median", "SD", "random", "collect", "train",
+        "run",
+        "seed",
+        "accepted",
+        "pairs",
+        "mean",
+        "median",
+        "SD",
+        "random",
+        "collect",
+        "train",
         "play"
     );
     let mut json_lines = Vec::new();
@@ -123,7 +130,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             stats.mean_score
         ));
     }
-    println!("(mean, median, SD: {PLAY_GAMES} greedy games; random: mean score of all random games)");
+    println!(
+        "(mean, median, SD: {PLAY_GAMES} greedy games; random: mean score of all random games)"
+    );
     if args.json {
         for line in json_lines {
             println!("{line}");

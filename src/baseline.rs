@@ -180,7 +180,10 @@ fn check_len(observation: ArrayView1<'_, f32>, dim: usize) -> Result<()> {
     if observation.len() != dim {
         return Err(Error::EnvCheck {
             rule: crate::EnvRule::ObservationLength,
-            detail: format!("observation of {} values, observation_dim() is {dim}", observation.len()),
+            detail: format!(
+                "observation of {} values, observation_dim() is {dim}",
+                observation.len()
+            ),
         });
     }
     Ok(())

@@ -70,13 +70,13 @@ pub use memory::{
     Batch, Memory, PrioritizedConfig, PrioritizedReplay, ReplayBuffer, ReplayConfig, SumTree,
     Transition,
 };
-pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
-pub use train::{
-    EpisodeStats, EvalStats, TrainConfig, TrainReport, evaluate, evaluate_policy, train,
-};
 pub use nn::{
     Activation, Init, Loss, Mlp, MlpConfig, Optimizer, OptimizerConfig, Output, QNetwork,
     TrainStats,
+};
+pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
+pub use train::{
+    EpisodeStats, EvalStats, TrainConfig, TrainReport, evaluate, evaluate_policy, train,
 };
 
 #[cfg(doctest)]

@@ -36,7 +36,12 @@ impl Env for Tally {
         self.actions.push((self.game, self.step, action));
         self.step += 1.0;
         let terminated = self.step >= (self.length)(self.game);
-        Ok(Step { observation: array![self.game, self.step], reward: 1.0, terminated, truncated: false })
+        Ok(Step {
+            observation: array![self.game, self.step],
+            reward: 1.0,
+            terminated,
+            truncated: false,
+        })
     }
 }
 
@@ -64,7 +69,8 @@ fn each_action_is_paired_with_the_observation_it_was_chosen_from_and_short_games
 fn max_steps_cuts_games_and_bad_configs_are_errors() {
     let mut env = Tally { game: 0.0, step: 0.0, length: |_| 1000.0, actions: Vec::new() };
     let config = RolloutConfig::default().with_games(2).with_max_steps(7).with_score_threshold(0.0);
-    let (data, _) = collect_random_games(&mut env, &config, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+    let (data, _) =
+        collect_random_games(&mut env, &config, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
     assert_eq!(data.len(), 14);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for bad in [
@@ -79,10 +85,17 @@ fn max_steps_cuts_games_and_bad_configs_are_errors() {
     }
     let empty = deepq::Dataset { observations: ndarray::Array2::zeros((0, 2)), actions: vec![] };
     assert!(train_classifier(&empty, 3, &ClassifierConfig::default(), &mut rng).is_err());
-    assert!(train_classifier(&data, 3, &ClassifierConfig::default().with_epochs(0), &mut rng).is_err());
     assert!(
-        train_classifier(&data, 3, &ClassifierConfig::default().with_keep_probability(0.0), &mut rng)
-            .is_err()
+        train_classifier(&data, 3, &ClassifierConfig::default().with_epochs(0), &mut rng).is_err()
+    );
+    assert!(
+        train_classifier(
+            &data,
+            3,
+            &ClassifierConfig::default().with_keep_probability(0.0),
+            &mut rng
+        )
+        .is_err()
     );
 }
 
@@ -119,7 +132,8 @@ fn same_seed_same_table() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut env = CartPole::v0();
         let (data, stats) =
-            collect_random_games(&mut env, &RolloutConfig::default().with_games(500), &mut rng).unwrap();
+            collect_random_games(&mut env, &RolloutConfig::default().with_games(500), &mut rng)
+                .unwrap();
         let config = ClassifierConfig::default().with_hidden(vec![16]).with_epochs(1);
         let (mut net, _) = train_classifier(&data, 2, &config, &mut rng).unwrap();
         (stats, play_classifier(&mut net, &mut env, 5, &mut rng).unwrap())

@@ -3,9 +3,8 @@
 
 use approx::assert_relative_eq;
 use deepq::{
-    Agent, Batch, CartPole, DqnAgent, DqnConfig, Env, Error, Exploration, Loss, Memory,
-    Optimizer, PrioritizedConfig, QNetwork, TargetUpdate, TrainConfig, TrainFrequency,
-    Transition, train,
+    Agent, Batch, CartPole, DqnAgent, DqnConfig, Env, Error, Exploration, Loss, Memory, Optimizer,
+    PrioritizedConfig, QNetwork, TargetUpdate, TrainConfig, TrainFrequency, Transition, train,
 };
 use ndarray::{Array1, Array2, array};
 use rand::SeedableRng;
@@ -71,16 +70,16 @@ fn every_broken_rule_is_its_own_error_naming_field_and_value() {
             "1.2",
         ),
         (
-            d().with_exploration(Exploration::Multiplicative { start: 1.0, floor: 0.0, decay: 0.0 }),
+            d().with_exploration(Exploration::Multiplicative {
+                start: 1.0,
+                floor: 0.0,
+                decay: 0.0,
+            }),
             "exploration.decay",
             "0",
         ),
         (DqnConfig { max_grad_norm: Some(0.0), ..d() }, "max_grad_norm", "0"),
-        (
-            d().with_prioritized(Some(PrioritizedConfig::default().with_alpha(2.0))),
-            "alpha",
-            "2",
-        ),
+        (d().with_prioritized(Some(PrioritizedConfig::default().with_alpha(2.0))), "alpha", "2"),
     ];
     for (config, field, value) in cases {
         let (got, message) = field_of(config);
@@ -194,8 +193,11 @@ fn bad_transitions_are_errors_and_lose_nothing() {
 #[test]
 fn exploration_schedules() {
     // Linear: from start to end over `steps` environment steps.
-    let config = DqnConfig::default()
-        .with_exploration(Exploration::Linear { start: 1.0, end: 0.1, steps: 10 });
+    let config = DqnConfig::default().with_exploration(Exploration::Linear {
+        start: 1.0,
+        end: 0.1,
+        steps: 10,
+    });
     let mut a = agent(config);
     let s = array![0.0f32, 0.0, 0.0, 0.0];
     assert_eq!(a.epsilon(), 1.0);
@@ -230,9 +232,11 @@ fn acting_explores_at_epsilon_one_and_is_greedy_at_zero() {
         counts[a.act(s.view(), &mut r).unwrap()] += 1;
     }
     assert!(counts[0] > 400 && counts[1] > 400, "{counts:?}");
-    let mut greedy = agent(
-        DqnConfig::default().with_exploration(Exploration::Linear { start: 0.0, end: 0.0, steps: 0 }),
-    );
+    let mut greedy = agent(DqnConfig::default().with_exploration(Exploration::Linear {
+        start: 0.0,
+        end: 0.0,
+        steps: 0,
+    }));
     let q = greedy.network().q_values(s.view().insert_axis(ndarray::Axis(0))).unwrap();
     let best = if q[[0, 1]] > q[[0, 0]] { 1 } else { 0 };
     for _ in 0..20 {
@@ -273,8 +277,9 @@ fn the_agent_works_as_a_trait_object_with_prioritized_replay() {
     let agent: &mut dyn Agent = &mut a;
     let mut env = CartPole::v0();
     let mut r = rng(4);
-    let report = train(agent, &mut env, &TrainConfig::default().with_episodes(10), &mut r, &mut |_| {})
-        .unwrap();
+    let report =
+        train(agent, &mut env, &TrainConfig::default().with_episodes(10), &mut r, &mut |_| {})
+            .unwrap();
     assert_eq!(report.episodes(), 10);
     assert!(report.gradient_steps > 0);
 }
@@ -285,7 +290,8 @@ fn one_seed_gives_identical_runs() {
         let config = DqnConfig::default().with_seed(seed);
         let mut r = rng(config.seed);
         let mut env = CartPole::v0();
-        let mut a = DqnAgent::new(config, env.observation_dim(), env.num_actions(), &mut r).unwrap();
+        let mut a =
+            DqnAgent::new(config, env.observation_dim(), env.num_actions(), &mut r).unwrap();
         let tc = TrainConfig::default().with_episodes(40);
         let report = train(&mut a, &mut env, &tc, &mut r, &mut |_| {}).unwrap();
         let q = a.network().q_values(array![[0.01f32, 0.0, 0.02, 0.0]].view()).unwrap();

@@ -53,7 +53,12 @@ impl Env for Scripted {
         self.step += 1;
         let terminated = self.step >= self.lengths[self.episode % self.lengths.len()];
         self.running = !terminated;
-        Ok(Step { observation: array![self.step as f32], reward: 1.0, terminated, truncated: false })
+        Ok(Step {
+            observation: array![self.step as f32],
+            reward: 1.0,
+            terminated,
+            truncated: false,
+        })
     }
 }
 
@@ -118,7 +123,8 @@ fn never_solved_before_a_full_window() {
     let mut env = Scripted::new(vec![100]);
     let config =
         TrainConfig::default().with_episodes(5).with_reward_threshold(50.0).with_solve_window(10);
-    let report = train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |_| {}).unwrap();
+    let report =
+        train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |_| {}).unwrap();
     assert_eq!(report.solved_at, None);
     assert_eq!(report.episodes(), 5);
 }
@@ -131,7 +137,8 @@ fn training_continues_after_solving_when_asked() {
         .with_reward_threshold(5.0)
         .with_solve_window(2)
         .with_stop_when_solved(false);
-    let report = train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |_| {}).unwrap();
+    let report =
+        train(&mut Counting::default(), &mut env, &config, &mut rng(), &mut |_| {}).unwrap();
     assert_eq!(report.solved_at, Some(2));
     assert_eq!(report.episodes(), 8);
 }
@@ -142,8 +149,8 @@ fn the_loop_acts_observes_and_learns_once_per_step_and_reports_it() {
     let mut agent = Counting::default();
     let mut stats = Vec::new();
     let config = TrainConfig::default().with_episodes(2);
-    let report = train(&mut agent, &mut env, &config, &mut rng(), &mut |s| stats.push(s.clone()))
-        .unwrap();
+    let report =
+        train(&mut agent, &mut env, &config, &mut rng(), &mut |s| stats.push(s.clone())).unwrap();
     assert_eq!((agent.acted, agent.learned, agent.observed.len()), (7, 7, 7));
     assert_eq!(report.env_steps, 7);
     assert_eq!(report.gradient_steps, 7);
@@ -200,7 +207,8 @@ fn evaluation_statistics() {
     assert_eq!(stats.median, 3.5);
     // population SD, as numpy's np.std: sqrt(mean((x - mean)^2))
     let m = 23.0f64 / 6.0;
-    let var = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0].iter().map(|x: &f64| (x - m).powi(2)).sum::<f64>() / 6.0;
+    let var =
+        [3.0, 1.0, 4.0, 1.0, 5.0, 9.0].iter().map(|x: &f64| (x - m).powi(2)).sum::<f64>() / 6.0;
     assert_relative_eq!(stats.sd, var.sqrt() as f32, max_relative = 1e-6);
     assert_eq!((stats.min, stats.max), (1.0, 9.0));
     assert_eq!(EvalStats::from_returns(vec![7.0, 2.0, 5.0]).unwrap().median, 5.0);
