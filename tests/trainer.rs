@@ -7,7 +7,7 @@ mod args;
 #[path = "../examples/trainer/job.rs"]
 mod job;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -109,7 +109,7 @@ fn bad_flags_and_values_are_errors() {
     assert!(err.contains("memory_size"), "{err}");
 }
 
-fn run_job(dir: &PathBuf, outputs: job::Outputs) -> job::JobResult {
+fn run_job(dir: &Path, outputs: job::Outputs) -> job::JobResult {
     let args = parse(&[
         "--episodes=12",
         "--eval_rate=5",
