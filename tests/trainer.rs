@@ -231,3 +231,46 @@ fn gif_frames_keep_their_colours() {
     assert!(job::write_gif(&path, &[]).is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn gif_frames_decode_back_to_the_rendered_frames() {
+    // A pole falling while the cart drifts: each frame after the first is stored as the
+    // rectangle that changed; compositing them must give back every frame exactly.
+    let mut env = deepq::CartPole::v1();
+    let mut frames = Vec::new();
+    for i in 0..12 {
+        let t = f64::from(i);
+        env.set_state([-1.0 + 0.07 * t, 0.0, -0.2 + 0.005 * t * t, 0.0]).unwrap();
+        frames.push(env.render());
+    }
+    frames.push(frames[11].clone()); // an unchanged frame
+    let dir = temp_dir("gif-roundtrip");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fall.gif");
+    job::write_gif(&path, &frames).unwrap();
+
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(std::fs::File::open(&path).unwrap()).unwrap();
+    let palette = decoder.global_palette().unwrap().to_vec();
+    let (w, h) = (600, 400);
+    let mut canvas = vec![0u8; w * h];
+    let mut decoded = 0;
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert_eq!(frame.delay, 2, "50 fps");
+        let (left, top) = (usize::from(frame.left), usize::from(frame.top));
+        let width = usize::from(frame.width);
+        for (row, line) in frame.buffer.chunks(width).enumerate() {
+            let start = (top + row) * w + left;
+            canvas[start..start + width].copy_from_slice(line);
+        }
+        let rgb: Vec<u8> = canvas
+            .iter()
+            .flat_map(|&i| palette[3 * usize::from(i)..3 * usize::from(i) + 3].to_vec())
+            .collect();
+        assert!(rgb == frames[decoded].pixels, "frame {decoded} differs after decoding");
+        decoded += 1;
+    }
+    assert_eq!(decoded, frames.len());
+    std::fs::remove_dir_all(&dir).ok();
+}
