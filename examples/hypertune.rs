@@ -12,7 +12,7 @@
 //! | batch size | `--memory_batch_size` | one of 4, 16, 32, 64, 128, 256 | all six |
 //!
 //! Random search runs 15 trials by default, as the notebook; the grid has 216 points and
-//! `--trials N` takes N of them evenly spaced. The search space is drawn from `--seed`; trial `i`
+//! `--trials N` takes N distinct points of it, drawn from `--seed`. The search space is drawn from `--seed`; trial `i`
 //! (from 0) trains with seed `--seed + i`, so every trial is deterministic and can be replayed
 //! alone with the `trainer` command printed in the results. Each trial writes a full trainer
 //! job directory `trial-NN` under `--out` (default `runs/hypertune`; `--light` leaves out the
@@ -41,6 +41,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -139,7 +140,9 @@ fn random_points(n: usize, seed: u64) -> Vec<Point> {
         .collect()
 }
 
-fn grid_points(n: Option<usize>) -> Vec<Point> {
+/// The whole grid, or `n` distinct points of it drawn with a seeded shuffle (kept in grid
+/// order), so that a few trials still vary every parameter.
+fn grid_points(n: Option<usize>, seed: u64) -> Vec<Point> {
     let mut grid = Vec::new();
     for &learning_rate in &GRID_LEARNING_RATES {
         for &hidden_neurons in &GRID_HIDDEN {
@@ -151,7 +154,15 @@ fn grid_points(n: Option<usize>) -> Vec<Point> {
         }
     }
     match n {
-        Some(n) if n < grid.len() => (0..n).map(|i| grid[i * grid.len() / n]).collect(),
+        Some(n) if n < grid.len() => {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(SEARCH_STREAM);
+            let mut chosen: Vec<usize> = (0..grid.len()).collect();
+            chosen.shuffle(&mut rng);
+            chosen.truncate(n);
+            chosen.sort_unstable();
+            chosen.into_iter().map(|i| grid[i]).collect()
+        }
         _ => grid,
     }
 }
@@ -214,7 +225,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let h = HypertuneArgs::parse();
     let points = match h.search {
         Search::Random => random_points(h.trials.unwrap_or(15) as usize, h.seed),
-        Search::Grid => grid_points(h.trials.map(|n| n as usize)),
+        Search::Grid => grid_points(h.trials.map(|n| n as usize), h.seed),
     };
     let jobs = match h.jobs {
         Some(j) => j as usize,
