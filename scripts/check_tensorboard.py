@@ -13,10 +13,16 @@ Usage:
     cargo run --example write_events -- /tmp/tbcheck/run1
     /tmp/tbvenv/bin/python scripts/check_tensorboard.py /tmp/tbcheck/run1
 
+    cargo run --release --example trainer -- --job-dir /tmp/job
+    /tmp/tbvenv/bin/python scripts/check_tensorboard.py /tmp/job
+
 Prints every scalar series that TensorBoard reads from the directory. When the directory holds
 `expected.csv` (tag,step,value,f32 bits in hex; written by the `write_events` example), every
 scalar must match it exactly: the same tags, the same steps in the same order, and the same f32
-bits. Exits with status 1 on any mismatch.
+bits. When it holds `metrics.csv` (a trainer job directory), the trainer's series must match the
+CSV's columns bit for bit, step = episode: rollout/ep_rew = return, rollout/ep_len = length,
+rollout/ep_rew_mean = trailing_mean, rollout/exploration_rate = epsilon, train/loss = loss (where
+present), episode_reward = eval (where present). Exits with status 1 on any mismatch.
 """
 
 import csv
@@ -29,6 +35,36 @@ from tensorboard.backend.event_processing import event_accumulator
 
 def f32_bits(value):
     return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
+# Trainer tag -> metrics.csv column.
+TRAINER_SERIES = {
+    "rollout/ep_rew": "return",
+    "rollout/ep_len": "length",
+    "rollout/ep_rew_mean": "trailing_mean",
+    "rollout/exploration_rate": "epsilon",
+    "train/loss": "loss",
+    "episode_reward": "eval",
+}
+
+
+def check_trainer_metrics(path, read):
+    """Compares the trainer's scalars with its metrics.csv; returns the failures."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    failures = []
+    total = 0
+    for tag, column in TRAINER_SERIES.items():
+        want = [(int(r["episode"]), f32_bits(float(r[column]))) for r in rows if r[column] != ""]
+        got = read.get(tag, [])
+        if not want:
+            failures.append(f"{tag}: metrics.csv has no {column} values")
+        elif got != want:
+            failures.append(f"{tag}: {len(got)} scalars read differ from the {len(want)} {column} values of {path}")
+        total += len(want)
+    if not failures:
+        print(f"OK: {total} scalars in {len(TRAINER_SERIES)} tags match {path} bit for bit")
+    return failures
 
 
 def main():
@@ -68,8 +104,10 @@ def main():
         total = sum(len(v) for v in expected.values())
         if not failures:
             print(f"OK: {total} scalars in {len(expected)} tags match {expected_path} bit for bit")
+    elif os.path.exists(os.path.join(logdir, "metrics.csv")):
+        failures += check_trainer_metrics(os.path.join(logdir, "metrics.csv"), read)
     else:
-        print("no expected.csv: printed only")
+        print("no expected.csv or metrics.csv: printed only")
 
     for failure in failures:
         print(f"FAIL: {failure}", file=sys.stderr)

@@ -1,0 +1,203 @@
+//! The trainer's flags, as the cloud tutorial's `trainer.py` named them, and how they resolve
+//! into a [`DqnConfig`].
+//!
+//! Shared by `examples/trainer.rs`, `examples/hypertune.rs` and `tests/deploy.rs` (which checks
+//! that every flag the Katib manifest passes is one of these), so not every item is used by each.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use deepq::{CartPole, DqnConfig, Error, Exploration};
+
+/// `--game`: the environment, by its Gymnasium id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Game {
+    /// 200 steps per episode, solved at a 100-episode mean of 195.
+    #[value(name = "CartPole-v0")]
+    CartPoleV0,
+    /// 500 steps per episode, solved at 475.
+    #[value(name = "CartPole-v1")]
+    CartPoleV1,
+}
+
+impl Game {
+    /// The Gymnasium id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Game::CartPoleV0 => "CartPole-v0",
+            Game::CartPoleV1 => "CartPole-v1",
+        }
+    }
+
+    /// A fresh environment.
+    pub fn make(self) -> CartPole {
+        match self {
+            Game::CartPoleV0 => CartPole::v0(),
+            Game::CartPoleV1 => CartPole::v1(),
+        }
+    }
+}
+
+/// `--preset`: the configuration the other flags start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// `DqnConfig::default()`: the configuration that solves CartPole.
+    Default,
+    /// `DqnConfig::tutorial()`: the notebook's defaults and algorithm, as written.
+    Tutorial,
+}
+
+impl Preset {
+    /// The flag value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Default => "default",
+            Preset::Tutorial => "tutorial",
+        }
+    }
+}
+
+/// Trains a DQN on CartPole and writes TensorBoard logs, weights, a GIF of the trained agent, a
+/// learning curve, per-episode metrics and the resolved config into --job-dir.
+///
+/// Hyperparameter flags left out keep the --preset's values; a flag given overrides it. Every
+/// evaluation prints `episode_reward=<value>` on its own line (Katib's StdOut metrics format).
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(name = "trainer")]
+pub struct TrainerArgs {
+    /// The environment.
+    #[arg(long, value_enum, default_value = "CartPole-v0")]
+    pub game: Game,
+    /// Training episodes; all of them are played (no early stop when solved, as the tutorial).
+    #[arg(long, default_value_t = 300, value_parser = at_least_one)]
+    pub episodes: usize,
+    /// Learning rate of the preset's optimizer [default: the preset's].
+    #[arg(long = "learning_rate", value_name = "LR", value_parser = positive)]
+    pub learning_rate: Option<f32>,
+    /// Units of each of the two hidden layers [default: the preset's].
+    #[arg(long = "hidden_neurons", value_name = "N", value_parser = at_least_one)]
+    pub hidden_neurons: Option<usize>,
+    /// Discount factor in [0, 1] [default: the preset's].
+    #[arg(long, value_parser = unit_interval)]
+    pub gamma: Option<f32>,
+    /// Multiply epsilon by this factor after every step, in (0, 1]. Given with --preset default,
+    /// it replaces the linear schedule by a multiplicative one from 1 down to the linear
+    /// schedule's final epsilon [default: the preset's schedule].
+    #[arg(long = "explore_decay", value_name = "FACTOR", value_parser = decay_factor)]
+    pub explore_decay: Option<f32>,
+    /// Capacity of the replay memory [default: the preset's].
+    #[arg(long = "memory_size", value_name = "N", value_parser = at_least_one)]
+    pub memory_size: Option<usize>,
+    /// Transitions sampled per gradient step, at most --memory_size [default: the preset's].
+    #[arg(long = "memory_batch_size", value_name = "N", value_parser = at_least_one)]
+    pub memory_batch_size: Option<usize>,
+    /// Directory for the outputs (created if missing; old event files in it are removed).
+    #[arg(long = "job-dir", value_name = "DIR", default_value = "runs/trainer")]
+    pub job_dir: PathBuf,
+    /// Print a progress line every this many episodes (0: never).
+    #[arg(long = "print_rate", value_name = "N", default_value_t = 10)]
+    pub print_rate: usize,
+    /// Play one greedy evaluation episode every this many episodes and report its return as
+    /// `episode_reward`.
+    #[arg(long = "eval_rate", value_name = "N", default_value_t = 10, value_parser = at_least_one)]
+    pub eval_rate: usize,
+    /// Seed of the run's random number generator.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The configuration the hyperparameter flags override.
+    #[arg(long, value_enum, default_value = "default")]
+    pub preset: Preset,
+}
+
+impl TrainerArgs {
+    /// The preset's [`DqnConfig`] with every flag given applied, validated.
+    ///
+    /// `--hidden_neurons N` is two hidden layers of N. `--explore_decay d` keeps a
+    /// multiplicative schedule's start and floor; a linear schedule (`--preset default`)
+    /// becomes `Multiplicative { start, floor: end, decay: d }`.
+    ///
+    /// # Errors
+    /// The config's validation error, prefixed with the flag that broke the rule.
+    pub fn dqn_config(&self) -> Result<DqnConfig, String> {
+        let mut config = match self.preset {
+            Preset::Default => DqnConfig::default(),
+            Preset::Tutorial => DqnConfig::tutorial(),
+        };
+        if let Some(lr) = self.learning_rate {
+            config = config.with_learning_rate(lr);
+        }
+        if let Some(n) = self.hidden_neurons {
+            config.hidden = vec![n, n];
+        }
+        if let Some(gamma) = self.gamma {
+            config.gamma = gamma;
+        }
+        if let Some(decay) = self.explore_decay {
+            config.exploration = match config.exploration {
+                Exploration::Multiplicative { start, floor, .. } => {
+                    Exploration::Multiplicative { start, floor, decay }
+                }
+                Exploration::Linear { start, end, .. } => {
+                    Exploration::Multiplicative { start, floor: end, decay }
+                }
+            };
+        }
+        if let Some(n) = self.memory_size {
+            config.memory_size = n;
+        }
+        if let Some(n) = self.memory_batch_size {
+            config.batch_size = n;
+        }
+        config.seed = self.seed;
+        config.validate().map_err(|e| match &e {
+            Error::InvalidConfig { field, .. } => match flag_of(field) {
+                Some(flag) => format!("invalid value for {flag}: {e}"),
+                None => format!("invalid config (--preset {}): {e}", self.preset.name()),
+            },
+            _ => e.to_string(),
+        })?;
+        Ok(config)
+    }
+}
+
+/// The flag that sets a `DqnConfig` field, if one does.
+fn flag_of(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "hidden" => "--hidden_neurons",
+        "gamma" => "--gamma",
+        "memory_size" => "--memory_size",
+        "batch_size" => "--memory_batch_size",
+        "exploration.decay" => "--explore_decay",
+        f if f.starts_with("optimizer") => "--learning_rate",
+        _ => return None,
+    })
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}")),
+    }
+}
+
+fn float(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() { Ok(v) } else { Err("must be finite".into()) }
+}
+
+fn positive(s: &str) -> Result<f32, String> {
+    let v = float(s)?;
+    if v > 0.0 { Ok(v) } else { Err("must be > 0".into()) }
+}
+
+fn unit_interval(s: &str) -> Result<f32, String> {
+    let v = float(s)?;
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err("must be in [0, 1]".into()) }
+}
+
+fn decay_factor(s: &str) -> Result<f32, String> {
+    let v = float(s)?;
+    if v > 0.0 && v <= 1.0 { Ok(v) } else { Err("must be in (0, 1]".into()) }
+}

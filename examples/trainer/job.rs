@@ -1,0 +1,509 @@
+//! One training job: trains, evaluates and writes every output file into the job directory.
+//!
+//! Shared by `examples/trainer.rs` and `examples/hypertune.rs` (one job per trial).
+#![allow(dead_code)]
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::error::Error;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use deepq::{
+    CartPole, DqnAgent, DqnConfig, Env, EpisodeStats, EvalStats, Frame, SummaryWriter, TrainConfig,
+    evaluate, train,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::args::TrainerArgs;
+
+/// Errors of a job, sendable across the threads of a hyperparameter search.
+pub type JobError = Box<dyn Error + Send + Sync>;
+
+/// Greedy episodes of the final evaluation (reported as `final_episode_reward`).
+pub const FINAL_EVAL_EPISODES: usize = 10;
+/// Episodes in the trailing mean of the metrics and the learning curve.
+const TRAILING_WINDOW: usize = 100;
+/// Most frames in `recording.gif` (10 seconds at 50 fps).
+const MAX_GIF_FRAMES: usize = 500;
+/// Delay between GIF frames in centiseconds: Gymnasium's CartPole renders at 50 fps.
+const GIF_DELAY_CS: u16 = 2;
+/// ChaCha8 stream of the evaluation episodes' resets (training uses stream 0, so evaluating
+/// more or less often never changes training).
+const EVAL_STREAM: u64 = 1;
+/// ChaCha8 stream of the recorded episode's reset.
+const RECORDING_STREAM: u64 = 2;
+
+/// Which outputs a job writes besides the metrics, config, weights and event files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outputs {
+    /// Write `recording.gif`.
+    pub gif: bool,
+    /// Write `learning_curve.svg`.
+    pub plot: bool,
+}
+
+impl Outputs {
+    /// Every output.
+    pub const ALL: Outputs = Outputs { gif: true, plot: true };
+}
+
+/// What a job measured.
+#[derive(Debug, Clone)]
+pub struct JobResult {
+    /// The return of the last periodic greedy evaluation episode (`episode_reward`).
+    pub episode_reward: Option<f32>,
+    /// The final greedy evaluation over [`FINAL_EVAL_EPISODES`] episodes.
+    pub final_eval: EvalStats,
+    /// Mean return of the last 100 training episodes.
+    pub trailing_mean: f32,
+    /// Environment steps of training.
+    pub env_steps: usize,
+    /// Training and evaluation time, seconds (writing the GIF excluded).
+    pub wall_seconds: f64,
+    /// The files of the job directory with their sizes in bytes, by name.
+    pub files: Vec<(String, u64)>,
+}
+
+/// Runs the job that `args` describe with the resolved `config`, writing its files into
+/// `args.job_dir` and its progress and `episode_reward=` lines to `out`.
+///
+/// # Errors
+/// Errors of the library (a bad config, an environment error) and of file I/O.
+pub fn run(
+    args: &TrainerArgs,
+    config: &DqnConfig,
+    outputs: Outputs,
+    out: &mut dyn Write,
+) -> Result<JobResult, JobError> {
+    let dir = &args.job_dir;
+    fs::create_dir_all(dir)?;
+    remove_old_event_files(dir)?;
+
+    let mut env = args.game.make();
+    let mut eval_env = args.game.make();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut eval_rng = ChaCha8Rng::seed_from_u64(config.seed);
+    eval_rng.set_stream(EVAL_STREAM);
+    let mut agent =
+        DqnAgent::new(config.clone(), env.observation_dim(), env.num_actions(), &mut rng)?;
+
+    let mut events = SummaryWriter::create(dir)?;
+    let mut csv = BufWriter::new(File::create(dir.join("metrics.csv"))?);
+    writeln!(csv, "episode,return,length,epsilon,loss,trailing_mean,env_steps,eval")?;
+
+    let one_episode = TrainConfig::default().with_episodes(1);
+    let mut window = VecDeque::with_capacity(TRAILING_WINDOW);
+    let mut window_sum = 0.0f64;
+    let mut curve = Vec::with_capacity(args.episodes);
+    let mut evals = Vec::new();
+    let mut episode_reward = None;
+    let start = Instant::now();
+    for episode in 1..=args.episodes {
+        let mut stats: Option<EpisodeStats> = None;
+        train(&mut agent, &mut env, &one_episode, &mut rng, &mut |s| stats = Some(s.clone()))?;
+        let s = stats.ok_or("the training loop reported no episode")?;
+        if window.len() == TRAILING_WINDOW {
+            window_sum -= f64::from(window.pop_front().unwrap_or(0.0));
+        }
+        window.push_back(s.episode_return);
+        window_sum += f64::from(s.episode_return);
+        let trailing_mean = (window_sum / window.len() as f64) as f32;
+        let env_steps = agent.env_steps();
+
+        let step = episode as i64;
+        events.add_scalar("rollout/ep_rew", s.episode_return, step)?;
+        events.add_scalar("rollout/ep_len", s.length as f32, step)?;
+        events.add_scalar("rollout/ep_rew_mean", trailing_mean, step)?;
+        events.add_scalar("rollout/exploration_rate", s.epsilon, step)?;
+        if let Some(loss) = s.loss {
+            events.add_scalar("train/loss", loss, step)?;
+        }
+
+        let eval = if episode % args.eval_rate == 0 {
+            let reward = evaluate(&mut agent, &mut eval_env, 1, &mut eval_rng)?.mean;
+            writeln!(out, "episode_reward={reward}")?;
+            events.add_scalar("episode_reward", reward, step)?;
+            events.flush()?;
+            evals.push((episode, reward));
+            episode_reward = Some(reward);
+            Some(reward)
+        } else {
+            None
+        };
+        writeln!(
+            csv,
+            "{episode},{},{},{},{},{trailing_mean},{env_steps},{}",
+            s.episode_return,
+            s.length,
+            s.epsilon,
+            s.loss.map_or(String::new(), |l| l.to_string()),
+            eval.map_or(String::new(), |r| r.to_string()),
+        )?;
+        curve.push((s.episode_return, trailing_mean));
+
+        if args.print_rate > 0 && episode % args.print_rate == 0 {
+            let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
+            writeln!(
+                out,
+                "episode {episode:4}/{}  return {:5.0}  mean(100) {trailing_mean:6.1}  \
+                 epsilon {:.3}  loss {loss}  steps {env_steps}  {:.1} s",
+                args.episodes,
+                s.episode_return,
+                s.epsilon,
+                start.elapsed().as_secs_f64()
+            )?;
+        }
+    }
+    csv.flush()?;
+
+    let final_eval = evaluate(&mut agent, &mut eval_env, FINAL_EVAL_EPISODES, &mut eval_rng)?;
+    writeln!(out, "final_episode_reward={}", final_eval.mean)?;
+    events.add_scalar("eval/final_mean_reward", final_eval.mean, args.episodes as i64)?;
+    events.flush()?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+
+    agent.network().save(dir.join("model.safetensors"))?;
+    write_config(&dir.join("config.json"), args, config)?;
+    if outputs.plot {
+        let svg = learning_curve_svg(args, &env, &curve, &evals);
+        fs::write(dir.join("learning_curve.svg"), svg)?;
+    }
+    if outputs.gif {
+        let frames = record_greedy_episode(&mut agent, args, config.seed)?;
+        write_gif(&dir.join("recording.gif"), &frames)?;
+    }
+    drop(events);
+
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            files.push((entry.file_name().to_string_lossy().into_owned(), entry.metadata()?.len()));
+        }
+    }
+    files.sort();
+    Ok(JobResult {
+        episode_reward,
+        final_eval,
+        trailing_mean: curve.last().map_or(0.0, |c| c.1),
+        env_steps: agent.env_steps(),
+        wall_seconds,
+        files,
+    })
+}
+
+/// Removes `events.out.tfevents.*` files left in `dir` by an earlier run, so that TensorBoard
+/// shows this run only.
+fn remove_old_event_files(dir: &Path) -> Result<(), JobError> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with("events.out.tfevents.") {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Plays one greedy episode on a fresh environment and renders every state, the reset state
+/// first, up to [`MAX_GIF_FRAMES`] frames.
+fn record_greedy_episode(
+    agent: &mut DqnAgent,
+    args: &TrainerArgs,
+    seed: u64,
+) -> Result<Vec<Frame>, JobError> {
+    use deepq::Agent;
+    let mut env = args.game.make();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(RECORDING_STREAM);
+    let mut observation = env.reset(&mut rng);
+    let mut frames = vec![env.render()];
+    while frames.len() < MAX_GIF_FRAMES {
+        let step = env.step(agent.greedy_action(observation.view())?)?;
+        frames.push(env.render());
+        if step.terminated || step.truncated {
+            break;
+        }
+        observation = step.observation;
+    }
+    Ok(frames)
+}
+
+/// Writes `frames` as a looping GIF at 50 fps. The palette is the frames' own colours (a
+/// CartPole frame has four); after the first frame only the rectangle that changed is stored.
+///
+/// # Errors
+/// More than 256 colours, frames larger than 65535 pixels, or an I/O error.
+pub fn write_gif(path: &Path, frames: &[Frame]) -> Result<(), JobError> {
+    let first = frames.first().ok_or("no frames to write")?;
+    let (w, h) = (first.width, first.height);
+    let mut index_of: HashMap<[u8; 3], u8> = HashMap::new();
+    let mut palette = Vec::new();
+    let mut indexed = Vec::with_capacity(frames.len());
+    for frame in frames {
+        if (frame.width, frame.height) != (w, h) {
+            return Err("frames differ in size".into());
+        }
+        let mut pixels = Vec::with_capacity(w * h);
+        for p in frame.pixels.chunks_exact(3) {
+            let rgb = [p[0], p[1], p[2]];
+            let i = match index_of.get(&rgb) {
+                Some(&i) => i,
+                None => {
+                    let i = u8::try_from(index_of.len()).map_err(|_| "more than 256 colours")?;
+                    index_of.insert(rgb, i);
+                    palette.extend_from_slice(&rgb);
+                    i
+                }
+            };
+            pixels.push(i);
+        }
+        indexed.push(pixels);
+    }
+    // A GIF colour table has a power-of-two size, at least 2.
+    let size = (palette.len() / 3).next_power_of_two().max(2);
+    palette.resize(3 * size, 0);
+
+    let (w16, h16) = (u16::try_from(w)?, u16::try_from(h)?);
+    let file = BufWriter::new(File::create(path)?);
+    let mut encoder = gif::Encoder::new(file, w16, h16, &palette)?;
+    encoder.set_repeat(gif::Repeat::Infinite)?;
+    let mut previous: Option<&Vec<u8>> = None;
+    for pixels in &indexed {
+        // Bounding box of the pixels that changed (the whole frame first).
+        let (mut x0, mut y0, mut x1, mut y1) = (0, 0, w, h);
+        if let Some(prev) = previous {
+            (x0, y0, x1, y1) = (w, h, 0, 0);
+            for y in 0..h {
+                let (a, b) = (&prev[y * w..(y + 1) * w], &pixels[y * w..(y + 1) * w]);
+                if let Some(first) = a.iter().zip(b).position(|(p, q)| p != q) {
+                    let last = w - a.iter().zip(b).rev().position(|(p, q)| p != q).unwrap_or(0);
+                    (x0, x1, y0, y1) = (x0.min(first), x1.max(last), y0.min(y), y + 1);
+                }
+            }
+            if x0 >= x1 {
+                (x0, y0, x1, y1) = (0, 0, 1, 1); // nothing changed: one unchanged pixel
+            }
+        }
+        let mut buffer = Vec::with_capacity((x1 - x0) * (y1 - y0));
+        for y in y0..y1 {
+            buffer.extend_from_slice(&pixels[y * w + x0..y * w + x1]);
+        }
+        encoder.write_frame(&gif::Frame {
+            left: x0 as u16,
+            top: y0 as u16,
+            width: (x1 - x0) as u16,
+            height: (y1 - y0) as u16,
+            delay: GIF_DELAY_CS,
+            dispose: gif::DisposalMethod::Keep,
+            buffer: Cow::Owned(buffer),
+            ..gif::Frame::default()
+        })?;
+        previous = Some(pixels);
+    }
+    encoder.into_inner()?.flush()?;
+    Ok(())
+}
+
+/// An `f32` as the shortest decimal that reads back to it (`0.001`, not `0.0010000000474974513`).
+pub fn decimal(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(f64::NAN)
+}
+
+/// Writes the flags and the resolved `DqnConfig` as JSON.
+fn write_config(path: &Path, args: &TrainerArgs, c: &DqnConfig) -> Result<(), JobError> {
+    let opt = |v: Option<f32>| v.map(decimal);
+    let value = json!({
+        "flags": {
+            "game": args.game.id(),
+            "episodes": args.episodes,
+            "learning_rate": opt(args.learning_rate),
+            "hidden_neurons": args.hidden_neurons,
+            "gamma": opt(args.gamma),
+            "explore_decay": opt(args.explore_decay),
+            "memory_size": args.memory_size,
+            "memory_batch_size": args.memory_batch_size,
+            "job-dir": args.job_dir.display().to_string(),
+            "print_rate": args.print_rate,
+            "eval_rate": args.eval_rate,
+            "seed": args.seed,
+            "preset": args.preset.name(),
+        },
+        "dqn": {
+            "hidden": c.hidden,
+            "activation": format!("{:?}", c.activation),
+            "optimizer": c.optimizer.name(),
+            "learning_rate": decimal(c.optimizer.learning_rate()),
+            "optimizer_config": format!("{:?}", c.optimizer),
+            "loss": format!("{:?}", c.loss),
+            "max_grad_norm": opt(c.max_grad_norm),
+            "gamma": decimal(c.gamma),
+            "exploration": format!("{:?}", c.exploration),
+            "memory_size": c.memory_size,
+            "batch_size": c.batch_size,
+            "sample_with_replacement": c.sample_with_replacement,
+            "learning_starts": c.learning_starts,
+            "train_frequency": format!("{:?}", c.train_frequency),
+            "gradient_steps": c.gradient_steps,
+            "target_update": format!("{:?}", c.target_update),
+            "double_dqn": c.double_dqn,
+            "prioritized": format!("{:?}", c.prioritized),
+            "truncation_as_termination": c.truncation_as_termination,
+            "seed": c.seed,
+        },
+        "final_eval_episodes": FINAL_EVAL_EPISODES,
+        "trailing_window": TRAILING_WINDOW,
+    });
+    fs::write(path, serde_json::to_string_pretty(&value)? + "\n")?;
+    Ok(())
+}
+
+/// The learning curve as an SVG drawn by hand: every episode's return, the trailing mean, the
+/// evaluation returns and the solve threshold.
+fn learning_curve_svg(
+    args: &TrainerArgs,
+    env: &CartPole,
+    curve: &[(f32, f32)],
+    evals: &[(usize, f32)],
+) -> String {
+    let (width, height) = (800.0, 450.0);
+    let (left, right, top, bottom) = (60.0, 20.0, 40.0, 50.0);
+    let (plot_w, plot_h) = (width - left - right, height - top - bottom);
+    let n = curve.len().max(2) as f64;
+    let y_max = (env.max_episode_steps() as f64)
+        .max(curve.iter().map(|c| f64::from(c.0)).fold(1.0, f64::max));
+    let x = |episode: f64| left + (episode - 1.0) / (n - 1.0) * plot_w;
+    let y = |value: f64| top + plot_h - value / y_max * plot_h;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">DQN on {}: preset {}, \
+         seed {}</text>\n",
+        width / 2.0,
+        args.game.id(),
+        args.preset.name(),
+        args.seed
+    );
+    // Grid and tick labels.
+    let y_step = if y_max > 300.0 { 100.0 } else { 50.0 };
+    let mut v = 0.0;
+    while v <= y_max + 1e-9 {
+        let _ = writeln!(
+            s,
+            "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" stroke=\"#ddd\"/>\
+             <text x=\"{2}\" y=\"{3:.1}\" text-anchor=\"end\">{v}</text>",
+            y(v),
+            left + plot_w,
+            left - 6.0,
+            y(v) + 4.0
+        );
+        v += y_step;
+    }
+    let x_step = nice_step(n / 6.0);
+    let mut e = x_step;
+    while e <= n + 1e-9 {
+        let _ = writeln!(
+            s,
+            "<line x1=\"{0:.1}\" y1=\"{top}\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#eee\"/>\
+             <text x=\"{0:.1}\" y=\"{2}\" text-anchor=\"middle\">{e}</text>",
+            x(e),
+            top + plot_h,
+            top + plot_h + 16.0
+        );
+        e += x_step;
+    }
+    let _ = writeln!(
+        s,
+        "<rect x=\"{left}\" y=\"{top}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"none\" \
+         stroke=\"black\"/>\n\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">episode</text>\n\
+         <text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">return</text>",
+        left + plot_w / 2.0,
+        height - 12.0,
+        top + plot_h / 2.0,
+        top + plot_h / 2.0
+    );
+    // Solve threshold.
+    let t = f64::from(env.reward_threshold());
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" stroke=\"#2a2\" \
+         stroke-dasharray=\"6 4\"/>",
+        y(t),
+        left + plot_w
+    );
+    let polyline = |values: &mut dyn Iterator<Item = f64>, style: &str| {
+        let points: Vec<String> = values
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x(i as f64 + 1.0), y(v)))
+            .collect();
+        format!("<polyline fill=\"none\" {style} points=\"{}\"/>\n", points.join(" "))
+    };
+    s += &polyline(
+        &mut curve.iter().map(|c| f64::from(c.0)),
+        "stroke=\"#9cc3e6\" stroke-width=\"1\"",
+    );
+    s += &polyline(
+        &mut curve.iter().map(|c| f64::from(c.1)),
+        "stroke=\"#1f4e99\" stroke-width=\"2.5\"",
+    );
+    for &(episode, reward) in evals {
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#e67e22\"/>",
+            x(episode as f64),
+            y(f64::from(reward))
+        );
+    }
+    // Legend.
+    let (lx, ly) = (left + 12.0, top + 14.0);
+    let items = [
+        ("#9cc3e6", "episode return"),
+        ("#1f4e99", "mean of the last 100"),
+        ("#e67e22", "greedy evaluation (episode_reward)"),
+        ("#2a2", "solved threshold"),
+    ];
+    let _ = writeln!(
+        s,
+        "<rect x=\"{}\" y=\"{}\" width=\"250\" height=\"74\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999\"/>",
+        lx - 6.0,
+        ly - 12.0
+    );
+    for (i, (color, label)) in items.iter().enumerate() {
+        let yy = ly + 17.0 * i as f64;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{lx}\" y=\"{:.1}\" width=\"18\" height=\"4\" fill=\"{color}\"/>\
+             <text x=\"{}\" y=\"{:.1}\">{label}</text>",
+            yy - 4.0,
+            lx + 26.0,
+            yy
+        );
+    }
+    s += "</svg>\n";
+    s
+}
+
+/// 1, 2 or 5 times a power of ten, at least `raw` (and at least 1).
+fn nice_step(raw: f64) -> f64 {
+    let raw = raw.max(1.0);
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|&s| s >= raw).unwrap_or(10.0 * power)
+}
+
+/// The job directory's files and sizes, one per line.
+pub fn describe_files(dir: &Path, files: &[(String, u64)]) -> String {
+    let mut s = format!("files in {}:\n", dir.display());
+    for (name, size) in files {
+        let _ = writeln!(s, "  {size:>10}  {name}");
+    }
+    s
+}

@@ -1,0 +1,279 @@
+//! The trainer example's flags and one short job end to end: every output file, the TensorBoard
+//! scalars read back against `metrics.csv`, the weights, the GIF, and determinism under a seed.
+#![cfg(feature = "safetensors")]
+
+#[path = "../examples/trainer/args.rs"]
+mod args;
+#[path = "../examples/trainer/job.rs"]
+mod job;
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use deepq::{DqnConfig, Exploration, Mlp, QNetwork, read_scalars};
+
+use args::{Game, Preset, TrainerArgs};
+
+fn parse(flags: &[&str]) -> Result<TrainerArgs, clap::Error> {
+    TrainerArgs::try_parse_from(std::iter::once("trainer").chain(flags.iter().copied()))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("deepq-trainer-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn defaults_keep_the_preset() {
+    let args = parse(&[]).unwrap();
+    assert_eq!(
+        (args.game, args.preset, args.episodes, args.seed),
+        (Game::CartPoleV0, Preset::Default, 300, 0)
+    );
+    assert_eq!((args.print_rate, args.eval_rate), (10, 10));
+    assert_eq!(args.dqn_config().unwrap(), DqnConfig::default().with_seed(0));
+    let tutorial = parse(&["--preset", "tutorial", "--seed", "7"]).unwrap();
+    assert_eq!(tutorial.dqn_config().unwrap(), DqnConfig::tutorial().with_seed(7));
+}
+
+#[test]
+fn flags_given_override_the_preset() {
+    let args = parse(&[
+        "--game=CartPole-v1",
+        "--learning_rate=0.01",
+        "--hidden_neurons=20",
+        "--gamma=0.9",
+        "--memory_size=1000",
+        "--memory_batch_size=32",
+        "--preset=tutorial",
+    ])
+    .unwrap();
+    let config = args.dqn_config().unwrap();
+    let expected = DqnConfig {
+        hidden: vec![20, 20],
+        gamma: 0.9,
+        memory_size: 1000,
+        batch_size: 32,
+        ..DqnConfig::tutorial().with_learning_rate(0.01)
+    };
+    assert_eq!(config, expected);
+    assert_eq!(args.game, Game::CartPoleV1);
+}
+
+#[test]
+fn explore_decay_makes_the_schedule_multiplicative() {
+    // Whatever the default schedule is, the flag keeps its start and its end (or floor).
+    let default = parse(&["--explore_decay", "0.995"]).unwrap().dqn_config().unwrap();
+    let expected = match DqnConfig::default().exploration {
+        Exploration::Linear { start, end, .. } => {
+            Exploration::Multiplicative { start, floor: end, decay: 0.995 }
+        }
+        Exploration::Multiplicative { start, floor, .. } => {
+            Exploration::Multiplicative { start, floor, decay: 0.995 }
+        }
+    };
+    assert_eq!(default.exploration, expected);
+    let tutorial =
+        parse(&["--preset", "tutorial", "--explore_decay", "0.9"]).unwrap().dqn_config().unwrap();
+    assert_eq!(
+        tutorial.exploration,
+        Exploration::Multiplicative { start: 1.0, floor: 0.0, decay: 0.9 }
+    );
+}
+
+#[test]
+fn bad_flags_and_values_are_errors() {
+    for (flags, kind) in [
+        (&["--learning-rate", "0.1"][..], ErrorKind::UnknownArgument),
+        (&["--frobnicate"][..], ErrorKind::UnknownArgument),
+        (&["--game", "Pong-v0"][..], ErrorKind::InvalidValue),
+        (&["--preset", "fast"][..], ErrorKind::InvalidValue),
+        (&["--episodes", "0"][..], ErrorKind::ValueValidation),
+        (&["--episodes", "ten"][..], ErrorKind::ValueValidation),
+        (&["--learning_rate=-0.1"][..], ErrorKind::ValueValidation),
+        (&["--learning_rate", "NaN"][..], ErrorKind::ValueValidation),
+        (&["--gamma", "1.5"][..], ErrorKind::ValueValidation),
+        (&["--explore_decay", "0"][..], ErrorKind::ValueValidation),
+        (&["--hidden_neurons", "0"][..], ErrorKind::ValueValidation),
+        (&["--memory_batch_size", "0"][..], ErrorKind::ValueValidation),
+        (&["--eval_rate", "0"][..], ErrorKind::ValueValidation),
+        (&["--seed", "-1"][..], ErrorKind::UnknownArgument),
+    ] {
+        let err = parse(flags).expect_err(&format!("{flags:?} was accepted"));
+        assert_eq!(err.kind(), kind, "{flags:?}: {err}");
+    }
+    let err = parse(&["--memory_size", "32", "--memory_batch_size", "64"])
+        .unwrap()
+        .dqn_config()
+        .unwrap_err();
+    assert!(err.starts_with("invalid value for --memory_batch_size:"), "{err}");
+    assert!(err.contains("memory_size"), "{err}");
+}
+
+fn run_job(dir: &Path, outputs: job::Outputs) -> job::JobResult {
+    let args = parse(&[
+        "--episodes=12",
+        "--eval_rate=5",
+        "--hidden_neurons=16",
+        "--memory_batch_size=8",
+        "--seed=3",
+        "--job-dir",
+        dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    let mut config = args.dqn_config().unwrap();
+    config.learning_starts = 50; // learn within the few episodes of the test
+    let mut out = Vec::new();
+    let result = job::run(&args, &config, outputs, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let rewards: Vec<&str> = out.lines().filter(|l| l.starts_with("episode_reward=")).collect();
+    assert_eq!(rewards.len(), 2, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("final_episode_reward=")).count(), 1);
+    assert_eq!(out.lines().filter(|l| l.starts_with("episode ")).count(), 1, "{out}");
+    result
+}
+
+#[test]
+fn a_job_writes_every_output() {
+    let dir = temp_dir("job");
+    let result = run_job(&dir, job::Outputs::ALL);
+    let names: Vec<&str> = result.files.iter().map(|(n, _)| n.as_str()).collect();
+    for name in
+        ["config.json", "learning_curve.svg", "metrics.csv", "model.safetensors", "recording.gif"]
+    {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let events: Vec<&&str> =
+        names.iter().filter(|n| n.starts_with("events.out.tfevents.")).collect();
+    assert_eq!(events.len(), 1, "{names:?}");
+
+    // The scalars read back from the event file match metrics.csv.
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = metrics.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 12);
+    let scalars = read_scalars(dir.join(events[0])).unwrap();
+    let series = |tag: &str| -> Vec<(i64, f32)> {
+        scalars.iter().filter(|s| s.tag == tag).map(|s| (s.step, s.value)).collect()
+    };
+    let column = |i: usize| -> Vec<(i64, f32)> {
+        rows.iter()
+            .filter(|r| !r[i].is_empty())
+            .map(|r| (r[0].parse().unwrap(), r[i].parse().unwrap()))
+            .collect()
+    };
+    assert_eq!(series("rollout/ep_rew"), column(1));
+    assert_eq!(series("rollout/ep_len"), column(2));
+    assert_eq!(series("rollout/exploration_rate"), column(3));
+    assert_eq!(series("train/loss"), column(4));
+    assert!(!series("train/loss").is_empty());
+    assert_eq!(series("rollout/ep_rew_mean"), column(5));
+    assert_eq!(series("episode_reward"), column(7));
+    assert_eq!(series("episode_reward").iter().map(|s| s.0).collect::<Vec<_>>(), [5, 10]);
+    assert_eq!(series("eval/final_mean_reward"), [(12, result.final_eval.mean)]);
+
+    let net = Mlp::load(dir.join("model.safetensors")).unwrap();
+    assert_eq!((net.input_dim(), net.output_dim()), (4, 2));
+    let gif = std::fs::read(dir.join("recording.gif")).unwrap();
+    assert!(gif.starts_with(b"GIF89a"));
+    assert_eq!(u16::from_le_bytes([gif[6], gif[7]]), 600);
+    assert_eq!(u16::from_le_bytes([gif[8], gif[9]]), 400);
+    let svg = std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["flags"]["hidden_neurons"], 16);
+    assert_eq!(config["dqn"]["hidden"], serde_json::json!([16, 16]));
+    assert_eq!(config["dqn"]["batch_size"], 8);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_job_is_deterministic_and_reruns_replace_its_event_file() {
+    let (a, b) = (temp_dir("det-a"), temp_dir("det-b"));
+    let light = job::Outputs { gif: false, plot: false };
+    let ra = run_job(&a, light);
+    let rb = run_job(&b, light);
+    assert_eq!(ra.final_eval, rb.final_eval);
+    let read = |d: &PathBuf, f: &str| std::fs::read(d.join(f)).unwrap();
+    assert!(read(&a, "metrics.csv") == read(&b, "metrics.csv"), "metrics.csv differ");
+    // The weights, not the file bytes: the safetensors header's metadata order may vary.
+    let load = |d: &PathBuf| Mlp::load(d.join("model.safetensors")).unwrap();
+    assert!(load(&a).parameters() == load(&b).parameters(), "weights differ");
+    // A second run into the same directory leaves one event file.
+    run_job(&a, light);
+    let events = std::fs::read_dir(&a)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("events."))
+        .count();
+    assert_eq!(events, 1);
+    std::fs::remove_dir_all(&a).ok();
+    std::fs::remove_dir_all(&b).ok();
+}
+
+#[test]
+fn gif_frames_keep_their_colours() {
+    // Two 600x400 CartPole frames: a GIF with a 4-colour table, the second frame a sub-rectangle.
+    let mut env = deepq::CartPole::v0();
+    env.set_state([0.0, 0.0, 0.0, 0.0]).unwrap();
+    let first = env.render();
+    env.set_state([0.5, 0.0, 0.1, 0.0]).unwrap();
+    let second = env.render();
+    let dir = temp_dir("gif");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("two.gif");
+    job::write_gif(&path, &[first, second]).unwrap();
+    let gif = std::fs::read(&path).unwrap();
+    // Logical screen descriptor: global colour table flag set, 2^(1+1) = 4 entries.
+    assert_eq!(gif[10] & 0x87, 0x81, "flags {:08b}", gif[10]);
+    let palette = &gif[13..13 + 12];
+    for colour in [[255, 255, 255], [0, 0, 0], [202, 152, 101], [129, 132, 203]] {
+        assert!(palette.chunks(3).any(|c| c == colour), "{colour:?} not in {palette:?}");
+    }
+    assert!(job::write_gif(&path, &[]).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn gif_frames_decode_back_to_the_rendered_frames() {
+    // A pole falling while the cart drifts: each frame after the first is stored as the
+    // rectangle that changed; compositing them must give back every frame exactly.
+    let mut env = deepq::CartPole::v1();
+    let mut frames = Vec::new();
+    for i in 0..12 {
+        let t = f64::from(i);
+        env.set_state([-1.0 + 0.07 * t, 0.0, -0.2 + 0.005 * t * t, 0.0]).unwrap();
+        frames.push(env.render());
+    }
+    frames.push(frames[11].clone()); // an unchanged frame
+    let dir = temp_dir("gif-roundtrip");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fall.gif");
+    job::write_gif(&path, &frames).unwrap();
+
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(std::fs::File::open(&path).unwrap()).unwrap();
+    let palette = decoder.global_palette().unwrap().to_vec();
+    let (w, h) = (600, 400);
+    let mut canvas = vec![0u8; w * h];
+    let mut decoded = 0;
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert_eq!(frame.delay, 2, "50 fps");
+        let (left, top) = (usize::from(frame.left), usize::from(frame.top));
+        let width = usize::from(frame.width);
+        for (row, line) in frame.buffer.chunks(width).enumerate() {
+            let start = (top + row) * w + left;
+            canvas[start..start + width].copy_from_slice(line);
+        }
+        let rgb: Vec<u8> = canvas
+            .iter()
+            .flat_map(|&i| palette[3 * usize::from(i)..3 * usize::from(i) + 3].to_vec())
+            .collect();
+        assert!(rgb == frames[decoded].pixels, "frame {decoded} differs after decoding");
+        decoded += 1;
+    }
+    assert_eq!(decoded, frames.len());
+    std::fs::remove_dir_all(&dir).ok();
+}
