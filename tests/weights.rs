@@ -290,3 +290,21 @@ fn write_fixtures() {
         std::fs::write(data(&format!("{name}.deepq_outputs.txt")), text).unwrap();
     }
 }
+
+#[test]
+fn equal_networks_give_byte_identical_files() {
+    let make = || {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        Mlp::new(
+            MlpConfig::new(4, vec![16, 8], 3).with_optimizer(Optimizer::rmsprop(0.01)),
+            &mut rng,
+        )
+        .unwrap()
+    };
+    let (a, b) = (make().to_safetensors().unwrap(), make().to_safetensors().unwrap());
+    assert_eq!(a, b);
+    // The header length is a multiple of 8 and the file parses back to the same network.
+    let header_len = u64::from_le_bytes(a[..8].try_into().unwrap());
+    assert_eq!(header_len % 8, 0);
+    assert_eq!(Mlp::from_safetensors(&a).unwrap().parameters(), make().parameters());
+}

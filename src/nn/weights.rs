@@ -8,14 +8,13 @@
 //! `optimizer` and `optimizer.*`), so that [`Mlp::load`] rebuilds the network. The optimizer's
 //! running state is not saved: a loaded network starts a fresh optimizer.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2};
-use safetensors::tensor::{Dtype, SafeTensors, View};
+use safetensors::tensor::{Dtype, SafeTensors};
 
 use super::{Activation, Init, Loss, Mlp, MlpConfig, Optimizer, Output};
 use crate::{Error, Result};
@@ -27,47 +26,71 @@ const FORMAT_VERSION: &str = "1";
 /// The origin named in errors about an in-memory buffer.
 const BYTES_ORIGIN: &str = "<bytes>";
 
-/// One `F32` tensor ready to be written.
-struct F32Tensor {
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl View for &F32Tensor {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
+/// Appends `s` to `out` as a JSON string.
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
     }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-fn tensor<'a>(shape: &[usize], values: impl Iterator<Item = &'a f32>) -> F32Tensor {
-    F32Tensor { shape: shape.to_vec(), bytes: values.flat_map(|v| v.to_le_bytes()).collect() }
+    out.push('"');
 }
 
 impl Mlp {
     /// The network as a safetensors file in memory (see [`save`](Mlp::save) for the layout).
+    /// The bytes depend on the network alone: equal networks give equal files.
     ///
     /// # Errors
-    /// [`Error::InvalidWeights`] if the safetensors writer fails (it should not).
+    /// None today; the `Result` leaves room for formats that can fail.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-        let mut tensors = Vec::with_capacity(2 * self.num_layers());
+        // Written by hand (an 8-byte header length, a JSON header, the data) rather than with
+        // `safetensors::serialize`, which orders the metadata by `HashMap` iteration: this way
+        // the bytes are a function of the network alone, and equal networks give equal files.
+        let mut header = String::from("{\"__metadata__\":{");
+        let metadata: BTreeMap<String, String> = metadata(self.config()).into_iter().collect();
+        for (i, (key, value)) in metadata.iter().enumerate() {
+            if i > 0 {
+                header.push(',');
+            }
+            push_json_string(&mut header, key);
+            header.push(':');
+            push_json_string(&mut header, value);
+        }
+        header.push('}');
+        let mut data: Vec<u8> = Vec::with_capacity(4 * self.num_parameters());
         for l in 0..self.num_layers() {
             let (w, b) = self.layer(l).expect("l < num_layers");
-            tensors.push((format!("layers.{l}.weight"), tensor(w.shape(), w.iter())));
-            tensors.push((format!("layers.{l}.bias"), tensor(b.shape(), b.iter())));
+            let tensors = [
+                (format!("layers.{l}.weight"), w.shape().to_vec(), w.iter().collect::<Vec<_>>()),
+                (format!("layers.{l}.bias"), b.shape().to_vec(), b.iter().collect::<Vec<_>>()),
+            ];
+            for (name, shape, values) in tensors {
+                let start = data.len();
+                data.extend(values.into_iter().flat_map(|v| v.to_le_bytes()));
+                let shape: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+                header.push(',');
+                push_json_string(&mut header, &name);
+                header.push_str(&format!(
+                    ":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{start},{}]}}",
+                    shape.join(","),
+                    data.len()
+                ));
+            }
         }
-        let data = tensors.iter().map(|(name, t)| (name.clone(), t));
-        safetensors::serialize(data, Some(metadata(self.config()))).map_err(|e| {
-            Error::InvalidWeights { origin: BYTES_ORIGIN.into(), reason: e.to_string() }
-        })
+        header.push('}');
+        // The data starts 8-byte aligned, padded with spaces as the safetensors writer does.
+        while header.len() % 8 != 0 {
+            header.push(' ');
+        }
+        let mut bytes = Vec::with_capacity(8 + header.len() + data.len());
+        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&data);
+        Ok(bytes)
     }
 
     /// Rebuilds a network from a safetensors file in memory, as written by
