@@ -131,7 +131,11 @@ impl Default for DqnConfig {
     /// The configuration that solves: chosen by measuring every candidate on seeds 0..=9 of
     /// CartPole-v0 (solved within 300 episodes on every seed, greedy evaluation >= 195 after).
     /// Prioritized replay and a long horizon (gamma 0.995) were what made it reliable: with
-    /// uniform replay or gamma 0.99, 1 to 5 seeds of 10 failed to solve or collapsed.
+    /// uniform replay or gamma 0.99, 1 to 5 seeds of 10 failed to solve or collapsed. The memory
+    /// of 200,000 transitions keeps every transition of a 1,000-episode CartPole-v0 run, so the
+    /// early failures are never evicted; with 50,000, training on after solving collapsed the
+    /// greedy policy on 3 of 10 seeds within 600 episodes (eval below 100), with 200,000 on none
+    /// (the lowest eval 116).
     fn default() -> Self {
         Self {
             hidden: vec![64, 64],
@@ -142,7 +146,7 @@ impl Default for DqnConfig {
             max_grad_norm: Some(10.0),
             gamma: 0.995,
             exploration: Exploration::Linear { start: 1.0, end: 0.02, steps: 2_000 },
-            memory_size: 50_000,
+            memory_size: 200_000,
             batch_size: 64,
             sample_with_replacement: true,
             learning_starts: 500,
@@ -222,7 +226,7 @@ impl DqnConfig {
         self
     }
 
-    /// Sets `memory_size` (default 50,000).
+    /// Sets `memory_size` (default 200,000).
     pub fn with_memory_size(mut self, size: usize) -> Self {
         self.memory_size = size;
         self
