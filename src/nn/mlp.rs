@@ -744,10 +744,9 @@ impl Mlp {
         let ws = &mut self.ws;
         if let Some(max_norm) = self.config.max_grad_norm {
             // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
-            let mut sum = 0.0f64;
-            for g in ws.grad_w.iter().flat_map(|g| g.iter()).chain(ws.grad_b.iter().flatten()) {
-                sum += f64::from(*g) * f64::from(*g);
-            }
+            let weights = ws.grad_w.iter().map(|g| g.as_slice().expect("contiguous"));
+            let biases = ws.grad_b.iter().map(|g| g.as_slice().expect("contiguous"));
+            let sum = weights.chain(biases).fold(0.0f64, sum_of_squares);
             let norm = sum.sqrt() as f32;
             let coef = max_norm / (norm + 1e-6);
             if coef < 1.0 {
@@ -962,6 +961,16 @@ impl QNetwork for Mlp {
             .flat_map(|(w, b)| [w.view().into_dyn(), b.view().into_dyn()])
             .collect()
     }
+}
+
+/// The sum of squares of `xs`, added in order in f64 (as PyTorch's double-precision reference
+/// would); a plain slice loop, with no iterator adapters in the way.
+fn sum_of_squares(sum: f64, xs: &[f32]) -> f64 {
+    let mut sum = sum;
+    for &x in xs {
+        sum += f64::from(x) * f64::from(x);
+    }
+    sum
 }
 
 #[cfg(test)]

@@ -312,11 +312,15 @@ impl OptimizerState {
                     m.len() == param.len() && v.len() == param.len(),
                     "optimizer: state size differs"
                 );
-                for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m.iter_mut()).zip(v) {
-                    *m = flush(*m + (1.0 - beta1) * (g - *m));
-                    *v = flush(beta2 * *v + (1.0 - beta2) * g * g);
-                    let denom = v.sqrt() * inv_bias2_sqrt + eps;
-                    *p -= step_size * *m / denom;
+                // Indexed over slices of one length (no iterator chain), so that it vectorises.
+                let n = param.len();
+                let (m, v, grad) = (&mut m[..n], &mut v[..n], &grad[..n]);
+                for i in 0..n {
+                    let g = grad[i];
+                    m[i] = flush(m[i] + (1.0 - beta1) * (g - m[i]));
+                    v[i] = flush(beta2 * v[i] + (1.0 - beta2) * g * g);
+                    let denom = v[i].sqrt() * inv_bias2_sqrt + eps;
+                    param[i] -= step_size * m[i] / denom;
                 }
             }
         }
