@@ -16,6 +16,11 @@
 //! The JSON is written by hand (the library has no serde). Every struct is destructured without
 //! `..`, so a new field in `DqnConfig` or `PrioritizedConfig` fails to compile here until it is
 //! printed too.
+//!
+//! The fields are printed as they are, so `prioritized.capacity` and
+//! `prioritized.observation_dim` show `PrioritizedConfig`'s own values: `DqnAgent::new`
+//! replaces them with `memory_size` and the environment's observation size, and so does the
+//! PyTorch script.
 
 use std::error::Error;
 
@@ -100,7 +105,7 @@ fn prioritized(p: &Option<PrioritizedConfig>) -> String {
                 r#"{{"capacity": {}, "observation_dim": {}, "alpha": {}, "beta_start": {}, "#,
                 r#""beta_steps": {}, "epsilon": {}, "beta_annealed_per": "sample_call", "#,
                 r#""sampling": "stratified", "weights_normalised_by": "batch_max", "#,
-                r#""new_priority": "max_stored""}}"#
+                r#""new_priority": "max_stored"}}"#
             ),
             capacity,
             observation_dim,
