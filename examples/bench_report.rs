@@ -13,8 +13,9 @@
 //!   trailing 100-episode mean reaches 195 (at most 300 episodes, as `examples/dqn_cartpole.rs`),
 //!   wall seconds of the training loop, episodes and environment steps.
 //! - `sb3_zoo_v1_50k`: one line per seed: the RL Zoo's CartPole-v1 DQN hyperparameters
-//!   (see [`sb3_zoo_config`]) run for exactly 50 000 environment steps, wall seconds of the
-//!   training loop, then the mean return of 100 greedy episodes.
+//!   (see [`sb3_zoo_config`]) and SB3's network initialisation (see [`sb3_agent`]) run for
+//!   exactly 50 000 environment steps, wall seconds of the training loop, then the mean return
+//!   of 100 greedy episodes.
 //!
 //! Timings are medians over `--repeats` (default 7) with min and max. Expected run time with the
 //! defaults: about a minute on one core.
@@ -29,8 +30,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use deepq::{
-    Agent, CartPole, DqnAgent, DqnConfig, Env, Exploration, Loss, Mlp, MlpConfig, Optimizer,
-    QNetwork, TargetUpdate, TrainConfig, TrainFrequency, Transition, evaluate, train,
+    Agent, CartPole, DqnAgent, DqnConfig, Env, Exploration, Loss, Memory, Mlp, MlpConfig,
+    Optimizer, QNetwork, ReplayBuffer, ReplayConfig, TargetUpdate, TrainConfig, TrainFrequency,
+    Transition, evaluate, train,
 };
 use ndarray::{Array1, Array2};
 use ndarray_rand::RandomExt;
@@ -241,12 +243,47 @@ fn sb3_zoo_config(seed: u64) -> DqnConfig {
     }
 }
 
+/// A DQN agent with `config` whose network starts as Stable-Baselines3's does: PyTorch's default
+/// `nn.Linear` initialisation, weights and biases uniform in `[-1/sqrt(fan_in), 1/sqrt(fan_in))`
+/// (deepq's default He-uniform bound is sqrt(6) times wider), and uniform replay.
+fn sb3_agent(
+    config: DqnConfig,
+    observation_dim: usize,
+    num_actions: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<DqnAgent, Box<dyn Error>> {
+    let net = MlpConfig::new(observation_dim, config.hidden.clone(), num_actions)
+        .with_activation(config.activation)
+        .with_loss(config.loss)
+        .with_optimizer(config.optimizer)
+        .with_max_grad_norm(config.max_grad_norm);
+    let layers = net
+        .layer_sizes()
+        .into_iter()
+        .map(|(fan_in, fan_out)| {
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            let dist = Uniform::new(-bound, bound).expect("valid bounds");
+            (
+                Array2::random_using((fan_out, fan_in), dist, rng),
+                Array1::random_using(fan_out, dist, rng),
+            )
+        })
+        .collect();
+    let online = Mlp::with_parameters(net, layers)?;
+    let memory: Box<dyn Memory> = Box::new(ReplayBuffer::new(ReplayConfig {
+        capacity: config.memory_size,
+        observation_dim,
+        replacement: config.sample_with_replacement,
+    })?);
+    Ok(DqnAgent::with_parts(config, online, memory)?)
+}
+
 fn bench_sb3(seeds: u64) -> Result<(), Box<dyn Error>> {
     for seed in 0..seeds {
         let mut env = CartPole::v1();
         let config = sb3_zoo_config(seed);
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let mut agent = DqnAgent::new(config, env.observation_dim(), env.num_actions(), &mut rng)?;
+        let mut agent = sb3_agent(config, env.observation_dim(), env.num_actions(), &mut rng)?;
         let start = Instant::now();
         let mut observation = env.reset(&mut rng);
         let mut episodes = 0usize;
