@@ -928,13 +928,21 @@ impl QNetwork for Mlp {
         }
         drop(ours);
         for (dst, src) in self.parameters_mut().zip(&theirs) {
-            if tau == 1.0 {
-                for (d, &s) in dst.iter_mut().zip(src.iter()) {
-                    *d = s;
+            // A contiguous source is read as a slice: iterating an `ArrayViewD` element by
+            // element goes through its dynamic-rank indexing, several times slower.
+            let owned;
+            let src = match src.as_slice() {
+                Some(slice) => slice,
+                None => {
+                    owned = src.iter().copied().collect::<Vec<f32>>();
+                    &owned[..]
                 }
+            };
+            if tau == 1.0 {
+                dst.copy_from_slice(src);
             } else {
                 // Stable-Baselines3's polyak_update: target.mul_(1 - tau).add_(source, tau).
-                for (d, &s) in dst.iter_mut().zip(src.iter()) {
+                for (d, &s) in dst.iter_mut().zip(src) {
                     *d = *d * (1.0 - tau) + tau * s;
                 }
             }
