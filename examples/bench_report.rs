@@ -224,6 +224,7 @@ fn sb3_zoo_config(seed: u64) -> DqnConfig {
     DqnConfig {
         hidden: vec![256, 256],
         optimizer: Optimizer::adam(2.3e-3),
+        learning_rate_decay: None,
         loss: Loss::Huber,
         max_grad_norm: Some(10.0),
         gamma: 0.99,

@@ -1,7 +1,8 @@
 //! # Print the default DQN config as JSON
 //!
 //! Prints `DqnConfig::default()` as one JSON object on one line, every field included: the
-//! network (hidden sizes, activation, weight init), the optimizer and its parameters, the loss,
+//! network (hidden sizes, activation, weight init), the optimizer and its parameters, the
+//! learning-rate decay, the loss,
 //! gradient clipping, gamma, the exploration schedule, replay memory (uniform or prioritized,
 //! with its alpha, beta schedule and epsilon), learning_starts, the train frequency, gradient
 //! steps per update, the target network update, Double DQN and the truncation rule.
@@ -25,7 +26,8 @@
 use std::error::Error;
 
 use deepq::{
-    DqnConfig, Exploration, MlpConfig, Optimizer, PrioritizedConfig, TargetUpdate, TrainFrequency,
+    DqnConfig, Exploration, LearningRateDecay, MlpConfig, Optimizer, PrioritizedConfig,
+    TargetUpdate, TrainFrequency,
 };
 
 /// A JSON number for an `f32`: its shortest round-trip decimal (always finite here, as the
@@ -57,6 +59,16 @@ fn optimizer(o: &Optimizer) -> Result<String, Box<dyn Error>> {
         ),
         ref other => return Err(format!("optimizer {} not printed yet", other.name()).into()),
     })
+}
+
+/// Linear decay of the learning rate over gradient steps, from the optimizer's rate to `end`.
+fn lr_decay(d: &Option<LearningRateDecay>) -> String {
+    match d {
+        None => "null".into(),
+        Some(LearningRateDecay { end, steps }) => {
+            format!(r#"{{"end": {}, "steps": {steps}, "per": "gradient_step"}}"#, num(*end))
+        }
+    }
 }
 
 fn exploration(e: &Exploration) -> String {
@@ -123,6 +135,7 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
         hidden,
         activation,
         optimizer: opt,
+        learning_rate_decay,
         loss,
         max_grad_norm,
         gamma,
@@ -147,6 +160,7 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
         format!(r#""activation": "{}""#, activation.name()),
         format!(r#""init": "{}""#, init.name()),
         format!(r#""optimizer": {}"#, optimizer(opt)?),
+        format!(r#""learning_rate_decay": {}"#, lr_decay(learning_rate_decay)),
         format!(r#""loss": "{}""#, loss.name()),
         format!(r#""max_grad_norm": {}"#, max_grad_norm.map_or("null".into(), num)),
         format!(r#""gamma": {}"#, num(*gamma)),

@@ -6,6 +6,8 @@ It never hard-codes deepq's hyperparameters: it reads the JSON object printed by
 and implements, for whatever it says, what `DqnAgent` does:
 
 - network: MLP with the given hidden sizes and activation, He-uniform weights, zero biases;
+- optimizer: Adam, RMSprop or SGD with the given parameters, the learning rate optionally
+  decayed linearly over gradient steps;
 - acting: epsilon-greedy, epsilon from the schedule (linear over environment steps, or
   multiplicative once learning has started);
 - memory: uniform (with or without replacement) or proportional prioritized replay on a sum
@@ -249,6 +251,13 @@ class Agent:
 
     def gradient_step(self):
         c = self.c
+        decay = c.get("learning_rate_decay")
+        if decay is not None:
+            # Linear from the optimizer's rate to `end` over `steps` gradient steps.
+            start = c["optimizer"]["lr"]
+            progress = min(self.gradient_steps / decay["steps"], 1.0)
+            for group in self.opt.param_groups:
+                group["lr"] = start + (decay["end"] - start) * progress
         idx, s, a, r, s2, term, w = self.memory.sample(c["batch_size"])
         with torch.no_grad():
             evaluator = self.target if self.target is not None else self.online
