@@ -1,4 +1,5 @@
-//! CartPole step throughput: deepq's `Env::step` (v1, with automatic reset on episode end),
+//! CartPole step throughput: deepq's `Env::step` and its allocation-free `Env::step_into` (v1,
+//! with automatic reset on episode end),
 //! against its floor: the same f64 arithmetic on a bare `[f64; 4]` with the termination test,
 //! the time limit and the reset (`benches/common/physics_floor.rs`), and the part of that floor
 //! that no implementation can skip while staying bit-exact with Gymnasium: libm's `sin` and
@@ -31,6 +32,22 @@ fn step(c: &mut Criterion) {
                 env.reset(&mut rng);
             }
             black_box(step.observation)
+        })
+    });
+
+    let mut env = CartPole::v1();
+    env.reset(&mut rng);
+    let mut observation = [0.0f32; 4];
+    group.bench_function("deepq_step_into", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            let info = env
+                .step_into(black_box(actions[i]), &mut observation)
+                .expect("valid action in a running episode");
+            if info.done() {
+                env.reset(&mut rng);
+            }
+            black_box(observation)
         })
     });
 

@@ -65,7 +65,7 @@ pub use baseline::{
     ClassifierConfig, Dataset, RolloutConfig, RolloutStats, collect_random_games, play_classifier,
     train_classifier,
 };
-pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, check_env};
+pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, StepInfo, check_env};
 pub use error::{EnvRule, Error, Result};
 pub use memory::{
     Batch, Memory, PrioritizedConfig, PrioritizedReplay, ReplayBuffer, ReplayConfig, SumTree,

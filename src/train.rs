@@ -1,6 +1,6 @@
 //! The training loop, greedy evaluation and their statistics.
 
-use ndarray::ArrayView1;
+use ndarray::{Array1, ArrayView1};
 use rand::RngCore;
 
 use crate::{Agent, Env, Error, Result, Transition};
@@ -124,7 +124,7 @@ impl TrainReport {
 
 /// Trains `agent` on `env` for up to `config.episodes` episodes.
 ///
-/// Each step: `agent.act` (exploring), `env.step`, `agent.observe` with the transition (its
+/// Each step: `agent.act` (exploring), `env.step_into`, `agent.observe` with the transition (its
 /// `terminated` and `truncated` flags kept apart), `agent.learn`. After each episode `observer`
 /// receives its [`EpisodeStats`]. With a `reward_threshold`, the task is solved at the first
 /// episode where the mean of the last `solve_window` returns reaches it; with
@@ -169,18 +169,21 @@ pub fn train(
         gradient_steps: 0,
     };
     let mut window_sum = 0.0f64;
+    // Two observation buffers, swapped after every step: no allocation per step.
+    let dim = env.observation_dim();
+    let (mut observation, mut next) = (vec![0.0f32; dim], vec![0.0f32; dim]);
     for episode in 1..=config.episodes {
-        let mut observation = env.reset(rng);
+        copy_observation(&env.reset(rng), &mut observation)?;
         let (mut episode_return, mut length) = (0.0f32, 0usize);
         let (mut loss_sum, mut updates) = (0.0f64, 0usize);
         let terminated = loop {
-            let action = agent.act(observation.view(), rng)?;
-            let step = env.step(action)?;
+            let action = agent.act(ArrayView1::from(&observation[..]), rng)?;
+            let step = env.step_into(action, &mut next)?;
             agent.observe(Transition {
-                observation: observation.view(),
+                observation: ArrayView1::from(&observation[..]),
                 action,
                 reward: step.reward,
-                next_observation: step.observation.view(),
+                next_observation: ArrayView1::from(&next[..]),
                 terminated: step.terminated,
                 truncated: step.truncated,
             })?;
@@ -194,7 +197,7 @@ pub fn train(
             if step.terminated || step.truncated {
                 break step.terminated;
             }
-            observation = step.observation;
+            std::mem::swap(&mut observation, &mut next);
         };
         report.gradient_steps += updates;
         report.returns.push(episode_return);
@@ -227,6 +230,21 @@ pub fn train(
         }
     }
     Ok(report)
+}
+
+/// Copies a reset observation into the loop's buffer.
+fn copy_observation(observation: &Array1<f32>, buffer: &mut [f32]) -> Result<()> {
+    if observation.len() != buffer.len() {
+        return Err(Error::ObservationLength {
+            what: "observation returned by reset",
+            expected: buffer.len(),
+            actual: observation.len(),
+        });
+    }
+    for (out, &value) in buffer.iter_mut().zip(observation) {
+        *out = value;
+    }
+    Ok(())
 }
 
 /// Summary statistics of a set of episode returns.
@@ -296,17 +314,19 @@ pub fn evaluate_policy(
     if episodes == 0 {
         return Err(Error::invalid_config("episodes", "0", "must be at least 1"));
     }
+    let dim = env.observation_dim();
+    let mut observation = vec![0.0f32; dim];
     let mut returns = Vec::with_capacity(episodes);
     for _ in 0..episodes {
-        let mut observation = env.reset(rng);
+        copy_observation(&env.reset(rng), &mut observation)?;
         let mut total = 0.0f32;
         loop {
-            let step = env.step(policy(observation.view())?)?;
+            let action = policy(ArrayView1::from(&observation[..]))?;
+            let step = env.step_into(action, &mut observation)?;
             total += step.reward;
             if step.terminated || step.truncated {
                 break;
             }
-            observation = step.observation;
         }
         returns.push(total);
     }

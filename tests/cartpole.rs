@@ -200,3 +200,35 @@ fn same_seed_and_actions_give_identical_episodes() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn step_into_equals_step_bit_for_bit_and_checks_its_buffer() {
+    let (mut a, mut b) = (CartPole::v1(), CartPole::v1());
+    a.reset(&mut rng(21));
+    b.reset(&mut rng(21));
+    let mut buffer = [0.0f32; 4];
+    for i in 0..500 {
+        let action = (i * 7 / 3) % 2;
+        let step = a.step(action).unwrap();
+        let info = b.step_into(action, &mut buffer).unwrap();
+        assert_eq!(step.observation.to_vec(), buffer.to_vec(), "step {i}");
+        assert_eq!(
+            (step.reward, step.terminated, step.truncated),
+            (info.reward, info.terminated, info.truncated)
+        );
+        assert_eq!(a.state(), b.state());
+        if info.done() {
+            break;
+        }
+    }
+    // The same errors as step, and a wrong-length buffer changes nothing.
+    let mut fresh = CartPole::v0();
+    assert!(matches!(fresh.step_into(0, &mut buffer), Err(Error::StepBeforeReset)));
+    fresh.reset(&mut rng(0));
+    let before = fresh.state();
+    let err = fresh.step_into(0, &mut [0.0; 3]).unwrap_err();
+    assert!(matches!(err, Error::ObservationLength { expected: 4, actual: 3, .. }), "{err:?}");
+    assert!(matches!(fresh.step_into(2, &mut buffer), Err(Error::InvalidAction { .. })));
+    assert_eq!(fresh.state(), before);
+    assert_eq!(fresh.elapsed_steps(), 0);
+}

@@ -179,3 +179,32 @@ fn a_budget_shorter_than_the_time_limit_reports_an_unending_episode() {
     let err = check_env(&mut CartPole::v1(), &CheckConfig::default().with_max_steps(5));
     assert!(matches!(err, Err(Error::EnvCheck { rule: EnvRule::EpisodeEnds, .. })), "{err:?}");
 }
+
+#[test]
+fn the_provided_step_into_copies_the_observation_of_step() {
+    let (mut a, mut b) = (Countdown::new(Fault::None), Countdown::new(Fault::None));
+    a.reset(&mut ChaCha8Rng::seed_from_u64(4));
+    b.reset(&mut ChaCha8Rng::seed_from_u64(4));
+    let mut buffer = [0.0f32; 2];
+    loop {
+        let step = a.step(1).unwrap();
+        let info = b.step_into(1, &mut buffer).unwrap();
+        assert_eq!(step.observation.to_vec(), buffer.to_vec());
+        assert_eq!(
+            (step.reward, step.terminated, step.truncated),
+            (info.reward, info.terminated, info.truncated)
+        );
+        if info.done() {
+            break;
+        }
+    }
+    let mut env = Countdown::new(Fault::None);
+    env.reset(&mut ChaCha8Rng::seed_from_u64(4));
+    let err = env.step_into(0, &mut [0.0; 5]).unwrap_err();
+    assert!(matches!(err, Error::ObservationLength { expected: 2, actual: 5, .. }), "{err:?}");
+    assert_eq!(env.steps, 0, "a wrong buffer is rejected before stepping");
+    let mut short = Countdown::new(Fault::ShortObservation);
+    short.reset(&mut ChaCha8Rng::seed_from_u64(4));
+    let err = short.step_into(0, &mut buffer).unwrap_err();
+    assert!(matches!(err, Error::ObservationLength { actual: 1, .. }), "{err:?}");
+}

@@ -9,7 +9,7 @@
 use ndarray::Array1;
 use rand::{Rng, RngCore};
 
-use crate::{Env, Error, Result, Step};
+use crate::{Env, Error, Result, Step, StepInfo};
 
 /// Gravity, m/s^2.
 pub const GRAVITY: f64 = 9.8;
@@ -291,6 +291,25 @@ impl Env for CartPole {
     /// whose result is not finite (possible only after [`set_state`](CartPole::set_state) to an
     /// extreme state) is [`Error::NonFinite`] and leaves the state as it was.
     fn step(&mut self, action: usize) -> Result<Step> {
+        let mut observation = [0.0f32; 4];
+        let info = self.step_into(action, &mut observation)?;
+        Ok(Step {
+            observation: Array1::from(observation.to_vec()),
+            reward: info.reward,
+            terminated: info.terminated,
+            truncated: info.truncated,
+        })
+    }
+
+    /// [`step`](Env::step) without allocating the observation.
+    fn step_into(&mut self, action: usize, observation: &mut [f32]) -> Result<StepInfo> {
+        if observation.len() != Self::OBSERVATION_DIM {
+            return Err(Error::ObservationLength {
+                what: "observation buffer",
+                expected: Self::OBSERVATION_DIM,
+                actual: observation.len(),
+            });
+        }
         if action >= Self::NUM_ACTIONS {
             return Err(Error::InvalidAction { action, num_actions: Self::NUM_ACTIONS });
         }
@@ -320,12 +339,8 @@ impl Env for CartPole {
         if terminated || truncated {
             self.status = Status::Ended { truncated: truncated && !terminated };
         }
-        Ok(Step {
-            observation: Array1::from(observation_of(&next).to_vec()),
-            reward,
-            terminated,
-            truncated,
-        })
+        observation.copy_from_slice(&observation_of(&next));
+        Ok(StepInfo { reward, terminated, truncated })
     }
 }
 

@@ -39,6 +39,24 @@ impl Step {
     }
 }
 
+/// What [`Env::step_into`] returns: a [`Step`] whose observation went into the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepInfo {
+    /// The reward for the step.
+    pub reward: f32,
+    /// The environment reached a terminal state.
+    pub terminated: bool,
+    /// The episode was cut short (for example by a time limit).
+    pub truncated: bool,
+}
+
+impl StepInfo {
+    /// Whether the episode is over (terminated or truncated): the next call must be a reset.
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
+}
+
 /// An episodic environment with a continuous observation vector and a discrete action set:
 /// Gymnasium's model in Rust.
 ///
@@ -103,4 +121,36 @@ pub trait Env {
     /// `terminated` or `truncated`. Environments may also return other errors (for example
     /// [`Error::NonFinite`](crate::Error::NonFinite)).
     fn step(&mut self, action: usize) -> Result<Step>;
+
+    /// [`step`](Env::step), writing the next observation into `observation` instead of
+    /// allocating it: the path of training and evaluation loops. The provided implementation
+    /// calls `step` and copies; an environment overrides it to skip the allocation, as
+    /// [`CartPole`] does. Both must give the same results.
+    ///
+    /// # Errors
+    /// [`Error::ObservationLength`](crate::Error::ObservationLength) if `observation` does not
+    /// have `observation_dim()` values (checked before stepping, so the episode is unchanged),
+    /// and every error of [`step`](Env::step).
+    fn step_into(&mut self, action: usize, observation: &mut [f32]) -> Result<StepInfo> {
+        let dim = self.observation_dim();
+        if observation.len() != dim {
+            return Err(crate::Error::ObservationLength {
+                what: "observation buffer",
+                expected: dim,
+                actual: observation.len(),
+            });
+        }
+        let step = self.step(action)?;
+        if step.observation.len() != dim {
+            return Err(crate::Error::ObservationLength {
+                what: "observation returned by step",
+                expected: dim,
+                actual: step.observation.len(),
+            });
+        }
+        for (out, &value) in observation.iter_mut().zip(&step.observation) {
+            *out = value;
+        }
+        Ok(StepInfo { reward: step.reward, terminated: step.terminated, truncated: step.truncated })
+    }
 }
