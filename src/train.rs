@@ -1,8 +1,9 @@
 //! The training loop, greedy evaluation and their statistics.
 
-use ndarray::{Array1, ArrayView1};
+use ndarray::ArrayView1;
 use rand::RngCore;
 
+use crate::env::copy_observation;
 use crate::{Agent, Env, Error, Result, Transition};
 
 /// Settings of [`train`].
@@ -173,7 +174,7 @@ pub fn train(
     let dim = env.observation_dim();
     let (mut observation, mut next) = (vec![0.0f32; dim], vec![0.0f32; dim]);
     for episode in 1..=config.episodes {
-        copy_observation(&env.reset(rng), &mut observation)?;
+        copy_observation("observation returned by reset", &env.reset(rng), &mut observation)?;
         let (mut episode_return, mut length) = (0.0f32, 0usize);
         let (mut loss_sum, mut updates) = (0.0f64, 0usize);
         let terminated = loop {
@@ -230,21 +231,6 @@ pub fn train(
         }
     }
     Ok(report)
-}
-
-/// Copies a reset observation into the loop's buffer.
-fn copy_observation(observation: &Array1<f32>, buffer: &mut [f32]) -> Result<()> {
-    if observation.len() != buffer.len() {
-        return Err(Error::ObservationLength {
-            what: "observation returned by reset",
-            expected: buffer.len(),
-            actual: observation.len(),
-        });
-    }
-    for (out, &value) in buffer.iter_mut().zip(observation) {
-        *out = value;
-    }
-    Ok(())
 }
 
 /// Summary statistics of a set of episode returns.
@@ -318,7 +304,7 @@ pub fn evaluate_policy(
     let mut observation = vec![0.0f32; dim];
     let mut returns = Vec::with_capacity(episodes);
     for _ in 0..episodes {
-        copy_observation(&env.reset(rng), &mut observation)?;
+        copy_observation("observation returned by reset", &env.reset(rng), &mut observation)?;
         let mut total = 0.0f32;
         loop {
             let action = policy(ArrayView1::from(&observation[..]))?;

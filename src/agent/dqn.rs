@@ -632,6 +632,12 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
         Ok(())
     }
 
+    /// The greedy action for an observation that `check_observation` has accepted.
+    fn greedy_checked(&mut self, observation: ArrayView1<'_, f32>) -> Result<usize> {
+        self.online.q_values_one(observation, &mut self.q_one)?;
+        Ok(argmax(&self.q_one))
+    }
+
     fn gradient_step(&mut self, rng: &mut dyn RngCore) -> Result<(f32, f32)> {
         if let Some(decay) = self.config.learning_rate_decay {
             let start = f64::from(self.config.optimizer.learning_rate());
@@ -652,8 +658,12 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
                 weights,
             )?;
             if self.config.prioritized.is_some() {
-                let td: Vec<f32> = stats.td_errors.to_vec();
-                self.memory.update_priorities(&batch.indices, &td)?;
+                match stats.td_errors.as_slice() {
+                    Some(td) => self.memory.update_priorities(&batch.indices, td)?,
+                    None => {
+                        self.memory.update_priorities(&batch.indices, &stats.td_errors.to_vec())?
+                    }
+                }
             }
             let mean_q = targets.iter().zip(&stats.td_errors).map(|(y, d)| y - d).sum::<f32>()
                 / batch.len() as f32;
@@ -681,14 +691,13 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
         if self.epsilon > 0.0 && rng.random::<f32>() < self.epsilon {
             Ok(rng.random_range(0..self.num_actions))
         } else {
-            self.greedy_action(observation)
+            self.greedy_checked(observation)
         }
     }
 
     fn greedy_action(&mut self, observation: ArrayView1<'_, f32>) -> Result<usize> {
         self.check_observation("observation", observation)?;
-        self.online.q_values_one(observation, &mut self.q_one)?;
-        Ok(argmax(&self.q_one))
+        self.greedy_checked(observation)
     }
 
     fn observe(&mut self, t: Transition<'_>) -> Result<()> {

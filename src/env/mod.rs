@@ -39,6 +39,29 @@ impl Step {
     }
 }
 
+/// Copies an observation an environment returned into a buffer of the expected length.
+///
+/// # Errors
+/// [`Error::ObservationLength`](crate::Error::ObservationLength) naming `what` if the lengths
+/// differ; the buffer is then unchanged.
+pub(crate) fn copy_observation(
+    what: &'static str,
+    observation: &Array1<f32>,
+    buffer: &mut [f32],
+) -> Result<()> {
+    if observation.len() != buffer.len() {
+        return Err(crate::Error::ObservationLength {
+            what,
+            expected: buffer.len(),
+            actual: observation.len(),
+        });
+    }
+    for (out, &value) in buffer.iter_mut().zip(observation) {
+        *out = value;
+    }
+    Ok(())
+}
+
 /// What [`Env::step_into`] returns: a [`Step`] whose observation went into the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepInfo {
@@ -141,16 +164,7 @@ pub trait Env {
             });
         }
         let step = self.step(action)?;
-        if step.observation.len() != dim {
-            return Err(crate::Error::ObservationLength {
-                what: "observation returned by step",
-                expected: dim,
-                actual: step.observation.len(),
-            });
-        }
-        for (out, &value) in observation.iter_mut().zip(&step.observation) {
-            *out = value;
-        }
+        copy_observation("observation returned by step", &step.observation, observation)?;
         Ok(StepInfo { reward: step.reward, terminated: step.terminated, truncated: step.truncated })
     }
 }
