@@ -5,6 +5,7 @@
 //! samples of one run each: expect a few minutes.
 
 use std::hint::black_box;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -30,7 +31,10 @@ fn solve(c: &mut Criterion) {
             let train_config = TrainConfig::default()
                 .with_episodes(300)
                 .with_reward_threshold(env.reward_threshold());
-            let report = train(&mut agent, &mut env, &train_config, &mut rng, &mut |_| {}).unwrap();
+            let report = train(&mut agent, &mut env, &train_config, &mut rng, &mut |_| {
+                ControlFlow::Continue(())
+            })
+            .unwrap();
             black_box(report.solved_at)
         })
     });

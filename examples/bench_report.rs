@@ -27,6 +27,7 @@
 
 use std::error::Error;
 use std::hint::black_box;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use deepq::{
@@ -201,7 +202,9 @@ fn bench_solve(seeds: u64) -> Result<(), Box<dyn Error>> {
             .with_episodes(SOLVE_EPISODES)
             .with_reward_threshold(env.reward_threshold());
         let start = Instant::now();
-        let report = train(&mut agent, &mut env, &train_config, &mut rng, &mut |_| {})?;
+        let report = train(&mut agent, &mut env, &train_config, &mut rng, &mut |_| {
+            ControlFlow::Continue(())
+        })?;
         let wall = start.elapsed().as_secs_f64();
         println!(
             "{{\"work\": \"solve_v0\", \"seed\": {seed}, \"solved\": {}, \"solved_at_episode\": {}, \

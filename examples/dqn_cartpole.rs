@@ -9,32 +9,54 @@
 //! greedy evaluation (mean, median, SD). On one core in release it takes about a second.
 //!
 //! ```text
-//! cargo run --release --example dqn_cartpole -- [--seed N] [--env v0|v1] [--episodes N] [--json]
+//! cargo run --release --example dqn_cartpole -- [--seed N] [--env v0|v1] [--episodes N]
+//!     [--max-env-steps N] [--resume CHECKPOINT] [--checkpoint PATH] [--json]
 //! ```
+//! `--max-env-steps N` trains for N environment steps (the last episode may be cut) instead of an
+//! episode budget; with `--episodes` as well, whichever is spent first. `--checkpoint PATH`
+//! writes the whole run (networks, optimizer, replay memory, counters, RNGs) at the end;
+//! `--resume PATH` continues such a run exactly where it stopped, with the flags' budget if
+//! given (budgets count over the whole run), else the checkpoint's. The weights of the greedy
+//! policy go to `dqn_cartpole.safetensors` (`deepq::Policy::load` reads them).
 //! With `--json` the last line is one JSON object with the keys `seed, env, solved,
 //! solved_at_episode, episodes, env_steps, eval_mean, eval_median, eval_sd, wall_seconds`.
 
 use std::error::Error;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
-use deepq::{CartPole, DqnAgent, DqnConfig, Env, TrainConfig, evaluate, train};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use deepq::{CartPole, DqnConfig, Env, TrainConfig, Trainer};
 
 /// Greedy evaluation episodes after training.
 const EVAL_EPISODES: usize = 100;
 /// Print a progress line every this many episodes.
 const PRINT_EVERY: usize = 10;
+/// Where the trained network is written.
+const WEIGHTS: &str = "dqn_cartpole.safetensors";
+
+const USAGE: &str = "usage: dqn_cartpole [--seed N] [--env v0|v1] [--episodes N] \
+                     [--max-env-steps N] [--resume CHECKPOINT] [--checkpoint PATH] [--json]";
 
 struct Args {
     seed: u64,
     env: String,
     episodes: Option<usize>,
+    max_env_steps: Option<usize>,
+    resume: Option<String>,
+    checkpoint: Option<String>,
     json: bool,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args { seed: 0, env: "v0".into(), episodes: None, json: false };
+    let mut args = Args {
+        seed: 0,
+        env: "v0".into(),
+        episodes: None,
+        max_env_steps: None,
+        resume: None,
+        checkpoint: None,
+        json: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -42,13 +64,20 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--env" => args.env = value("--env")?,
             "--episodes" => {
-                let n: usize =
-                    value("--episodes")?.parse().map_err(|e| format!("--episodes: {e}"))?;
+                let n = value("--episodes")?.parse().map_err(|e| format!("--episodes: {e}"))?;
                 args.episodes = Some(n);
             }
+            "--max-env-steps" => {
+                let n = value("--max-env-steps")?
+                    .parse()
+                    .map_err(|e| format!("--max-env-steps: {e}"))?;
+                args.max_env_steps = Some(n);
+            }
+            "--resume" => args.resume = Some(value("--resume")?),
+            "--checkpoint" => args.checkpoint = Some(value("--checkpoint")?),
             "--json" => args.json = true,
             "-h" | "--help" => {
-                println!("usage: dqn_cartpole [--seed N] [--env v0|v1] [--episodes N] [--json]");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown flag {other:?} (try --help)").into()),
@@ -60,26 +89,62 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
     Ok(args)
 }
 
+/// The training budget the flags ask for: `--max-env-steps` alone is a step budget,
+/// `--episodes` alone (or neither: 300 for v0, 1000 for v1) an episode budget, both together
+/// whichever is spent first.
+fn budget(args: &Args, default_episodes: usize, threshold: f32) -> TrainConfig {
+    let config = TrainConfig::default().with_reward_threshold(threshold);
+    match (args.max_env_steps, args.episodes) {
+        (Some(steps), Some(episodes)) => config.with_max_env_steps(steps).with_episodes(episodes),
+        (Some(steps), None) => config.with_max_env_steps(steps),
+        (None, episodes) => config.with_episodes(episodes.unwrap_or(default_episodes)),
+    }
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
-    let (mut env, default_episodes) =
-        if args.env == "v0" { (CartPole::v0(), 300) } else { (CartPole::v1(), 1000) };
-    let episodes = args.episodes.unwrap_or(default_episodes);
-    let config = DqnConfig::default().with_seed(args.seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut agent = DqnAgent::new(config, env.observation_dim(), env.num_actions(), &mut rng)?;
-    let train_config = TrainConfig::default()
-        .with_episodes(episodes)
-        .with_reward_threshold(env.reward_threshold());
-
+    let (mut env, mut eval_env, default_episodes) = if args.env == "v0" {
+        (CartPole::v0(), CartPole::v0(), 300)
+    } else {
+        (CartPole::v1(), CartPole::v1(), 1000)
+    };
+    let train_config = budget(&args, default_episodes, env.reward_threshold());
+    let mut trainer = match &args.resume {
+        Some(path) => {
+            let mut trainer = Trainer::load(path)?;
+            // The budget of the resumed run: the flags' if given, else the checkpoint's.
+            if args.episodes.is_some() || args.max_env_steps.is_some() {
+                let config = TrainConfig { eval: trainer.config().eval.clone(), ..train_config };
+                trainer.set_config(config)?;
+            }
+            let done = trainer.report();
+            println!(
+                "resumed from {path}: {} episodes and {} env steps done (seed {})",
+                done.episodes(),
+                done.env_steps,
+                trainer.agent().config().seed
+            );
+            trainer
+        }
+        None => {
+            let config = DqnConfig::default().with_seed(args.seed);
+            Trainer::new(config, train_config, env.observation_dim(), env.num_actions())?
+        }
+    };
+    let seed = trainer.agent().config().seed;
     println!(
-        "DQN on CartPole-{} (seed {}): up to {episodes} episodes, solved at a 100-episode mean of {}",
+        "DQN on CartPole-{} (seed {seed}): budget {}, solved at a 100-episode mean of {}",
         args.env,
-        args.seed,
+        match (trainer.config().episodes, trainer.config().max_env_steps) {
+            (Some(e), Some(s)) => format!("{e} episodes or {s} env steps"),
+            (Some(e), None) => format!("{e} episodes"),
+            (None, Some(s)) => format!("{s} env steps"),
+            (None, None) => "none".to_string(),
+        },
         env.reward_threshold()
     );
     let start = Instant::now();
-    let report = train(&mut agent, &mut env, &train_config, &mut rng, &mut |s| {
+    let report = trainer.train(&mut env, None, &mut |s| {
         if s.episode % PRINT_EVERY == 0 {
             let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
             println!(
@@ -87,32 +152,42 @@ fn main() -> Result<(), Box<dyn Error>> {
                 s.episode, s.episode_return, s.trailing_mean, s.epsilon
             );
         }
+        ControlFlow::Continue(())
     })?;
     let wall = start.elapsed().as_secs_f64();
     match report.solved_at {
         Some(e) => println!("solved at episode {e}"),
         None => println!("not solved in {} episodes", report.episodes()),
     }
+    if let Some(cut) = report.cut_episode {
+        println!("the step budget cut the last episode after {} steps", cut.length);
+    }
     println!(
-        "{} episodes, {} env steps, {} gradient steps, {wall:.2} s",
+        "{} episodes, {} env steps, {} gradient steps, {wall:.2} s (stopped: {:?})",
         report.episodes(),
         report.env_steps,
-        report.gradient_steps
+        report.gradient_steps,
+        report.stop_reason
     );
 
-    let eval = evaluate(&mut agent, &mut env, EVAL_EPISODES, &mut rng)?;
+    // Greedy episodes whose resets come from the run's evaluation RNG (stream 1 of the seed).
+    let eval = trainer.evaluate(&mut eval_env, EVAL_EPISODES)?;
     println!(
         "greedy evaluation over {EVAL_EPISODES} episodes: mean {:.1}, median {:.1}, SD {:.1}, \
          min {}, max {}",
         eval.mean, eval.median, eval.sd, eval.min, eval.max
     );
-    save(&agent)?;
+    trainer.policy().save(WEIGHTS)?;
+    println!("weights saved to {WEIGHTS} (load them with deepq::Policy::load)");
+    if let Some(path) = &args.checkpoint {
+        trainer.save(path)?;
+        println!("checkpoint saved to {path} (continue with --resume {path})");
+    }
     if args.json {
         println!(
-            "{{\"seed\": {}, \"env\": \"CartPole-{}\", \"solved\": {}, \"solved_at_episode\": {}, \
+            "{{\"seed\": {seed}, \"env\": \"CartPole-{}\", \"solved\": {}, \"solved_at_episode\": {}, \
              \"episodes\": {}, \"env_steps\": {}, \"eval_mean\": {}, \"eval_median\": {}, \
              \"eval_sd\": {}, \"wall_seconds\": {wall:.4}}}",
-            args.seed,
             args.env,
             report.solved(),
             report.solved_at.map_or("null".to_string(), |e| e.to_string()),
@@ -123,19 +198,5 @@ fn main() -> Result<(), Box<dyn Error>> {
             eval.sd,
         );
     }
-    Ok(())
-}
-
-#[cfg(feature = "safetensors")]
-fn save(agent: &DqnAgent) -> Result<(), Box<dyn Error>> {
-    let path = "dqn_cartpole.safetensors";
-    agent.network().save(path)?;
-    println!("weights saved to {path}");
-    Ok(())
-}
-
-#[cfg(not(feature = "safetensors"))]
-fn save(_agent: &DqnAgent) -> Result<(), Box<dyn Error>> {
-    println!("weights not saved: built without the safetensors feature");
     Ok(())
 }

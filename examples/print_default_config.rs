@@ -26,8 +26,8 @@
 use std::error::Error;
 
 use deepq::{
-    DqnConfig, Exploration, LearningRateDecay, MlpConfig, Optimizer, PrioritizedConfig,
-    TargetUpdate, TrainFrequency,
+    DqnConfig, Exploration, LearningRateDecay, Optimizer, PrioritizedConfig, TargetUpdate,
+    TrainFrequency,
 };
 
 /// A JSON number for an `f32`: its shortest round-trip decimal (always finite here, as the
@@ -134,6 +134,7 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
     let DqnConfig {
         hidden,
         activation,
+        init,
         optimizer: opt,
         learning_rate_decay,
         loss,
@@ -152,8 +153,6 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
         truncation_as_termination,
         seed,
     } = config;
-    // DqnAgent::new builds its Mlp with MlpConfig's default initialisation.
-    let init = MlpConfig::default().init;
     let hidden: Vec<String> = hidden.iter().map(ToString::to_string).collect();
     let fields = [
         format!(r#""hidden": [{}]"#, hidden.join(", ")),

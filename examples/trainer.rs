@@ -5,11 +5,11 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `events.out.tfevents.*` | TensorBoard scalars, step = episode: `episode_reward` (each evaluation), `rollout/ep_rew`, `rollout/ep_len`, `rollout/ep_rew_mean` (last 100), `rollout/exploration_rate`, `train/loss`, `eval/final_mean_reward` |
+//! | `events.out.tfevents.*` | TensorBoard scalars, step = episode: Stable-Baselines3's tags as `deepq::TensorBoardLogger` writes them (`rollout/ep_rew_mean` and `rollout/ep_len_mean` over the last 100 episodes, `rollout/exploration_rate`, `train/loss`, `train/mean_q`, `train/learning_rate`, `train/n_updates`, `time/fps`, `eval/mean_reward`, `eval/mean_ep_length`), plus `episode_reward` (each evaluation) and `eval/final_mean_reward` |
 //! | `model.safetensors` | the trained Q-network (`deepq::Mlp::load`, or PyTorch's safetensors) |
 //! | `recording.gif` | one greedy episode of the trained agent, 600x400, 50 fps |
 //! | `learning_curve.svg` | returns, their trailing mean, the evaluations |
-//! | `metrics.csv` | one row per episode: episode, return, length, epsilon, loss, trailing_mean, env_steps, eval |
+//! | `metrics.csv` | one row per episode: episode, return, length, epsilon, loss, trailing_mean, env_steps, eval, ep_len_mean, mean_q, learning_rate, n_updates, eval_length |
 //! | `config.json` | the flags and the resolved `DqnConfig` |
 //!
 //! ```text

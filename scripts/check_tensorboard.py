@@ -20,9 +20,9 @@ Prints every scalar series that TensorBoard reads from the directory. When the d
 `expected.csv` (tag,step,value,f32 bits in hex; written by the `write_events` example), every
 scalar must match it exactly: the same tags, the same steps in the same order, and the same f32
 bits. When it holds `metrics.csv` (a trainer job directory), the trainer's series must match the
-CSV's columns bit for bit, step = episode: rollout/ep_rew = return, rollout/ep_len = length,
-rollout/ep_rew_mean = trailing_mean, rollout/exploration_rate = epsilon, train/loss = loss (where
-present), episode_reward = eval (where present). Exits with status 1 on any mismatch.
+CSV's columns bit for bit, step = episode (the map is TRAINER_SERIES below: Stable-Baselines3's
+tags as deepq::TensorBoardLogger writes them, and episode_reward = eval where present; time/fps
+is wall-clock and not compared). Exits with status 1 on any mismatch.
 """
 
 import csv
@@ -39,11 +39,15 @@ def f32_bits(value):
 
 # Trainer tag -> metrics.csv column.
 TRAINER_SERIES = {
-    "rollout/ep_rew": "return",
-    "rollout/ep_len": "length",
     "rollout/ep_rew_mean": "trailing_mean",
+    "rollout/ep_len_mean": "ep_len_mean",
     "rollout/exploration_rate": "epsilon",
     "train/loss": "loss",
+    "train/mean_q": "mean_q",
+    "train/learning_rate": "learning_rate",
+    "train/n_updates": "n_updates",
+    "eval/mean_reward": "eval",
+    "eval/mean_ep_length": "eval_length",
     "episode_reward": "eval",
 }
 

@@ -168,6 +168,50 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An agent and an environment disagree on the size of the observation or the number of
+    /// actions (checked by [`train`](crate::train), [`evaluate`](crate::evaluate) and
+    /// [`Trainer`](crate::Trainer) before anything runs).
+    #[error("the agent's {what} is {agent} but the environment's is {env}")]
+    DimensionMismatch {
+        /// `"observation_dim"` or `"num_actions"`.
+        what: &'static str,
+        /// The agent's value.
+        agent: usize,
+        /// The environment's value.
+        env: usize,
+    },
+
+    /// An episode ran for the most steps allowed without terminating or being truncated: the
+    /// environment may never end. Wrap it in [`TimeLimit`](crate::TimeLimit) or raise the cap.
+    #[error(
+        "episode {episode} ran {max_steps} steps without ending: wrap the environment in \
+         TimeLimit or raise max_episode_steps"
+    )]
+    EpisodeTooLong {
+        /// The episode (from 1: of training, or of the evaluation).
+        episode: usize,
+        /// The cap that was reached.
+        max_steps: usize,
+    },
+
+    /// A checkpoint file (or buffer) is truncated, corrupt, or does not describe a run deepq can
+    /// resume.
+    #[error("invalid checkpoint {origin}: {reason}")]
+    InvalidCheckpoint {
+        /// The path of the file, or `<bytes>` for an in-memory buffer.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The operation is not available for this type (for example checkpointing a custom
+    /// memory that does not implement [`Memory::save_state`](crate::Memory::save_state)).
+    #[error("unsupported: {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+    },
+
     /// A TensorBoard event file is truncated or corrupt (found by
     /// [`read_scalars`](crate::read_scalars)).
     #[error("invalid event file {} at byte {offset}: {reason}", path.display())]

@@ -49,11 +49,15 @@
 #![deny(missing_docs)]
 
 mod agent;
+#[cfg(feature = "safetensors")]
+mod atomic_file;
 mod baseline;
 mod env;
 mod error;
 mod memory;
 mod nn;
+mod policy;
+mod state_dict;
 mod tensorboard;
 mod train;
 
@@ -65,7 +69,9 @@ pub use baseline::{
     ClassifierConfig, Dataset, RolloutConfig, RolloutStats, collect_random_games, play_classifier,
     train_classifier,
 };
-pub use env::{CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, StepInfo, check_env};
+pub use env::{
+    CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, StepInfo, TimeLimit, check_env,
+};
 pub use error::{EnvRule, Error, Result};
 pub use memory::{
     Batch, Memory, PrioritizedConfig, PrioritizedReplay, ReplayBuffer, ReplayConfig, SumTree,
@@ -75,9 +81,13 @@ pub use nn::{
     Activation, Init, Loss, Mlp, MlpConfig, Optimizer, OptimizerConfig, Output, QNetwork,
     TrainStats,
 };
+pub use policy::Policy;
+pub use state_dict::{StateDict, Tensor, TensorData};
 pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
 pub use train::{
-    EpisodeStats, EvalStats, TrainConfig, TrainReport, evaluate, evaluate_policy, train,
+    CutEpisode, DEFAULT_MAX_EPISODE_STEPS, EpisodeStats, EvalConfig, EvalStats, Evaluation,
+    Interval, LogStep, StopReason, TensorBoardLogger, TrainConfig, TrainReport, Trainer, evaluate,
+    evaluate_policy, evaluate_policy_capped, train,
 };
 
 #[cfg(doctest)]

@@ -261,11 +261,30 @@ const CRC32C_TABLE: [u32; 256] = {
 };
 
 fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc = CRC32C_TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
+    let mut crc = Crc32c::new();
+    crc.update(bytes);
+    crc.finish()
+}
+
+/// A CRC-32C (Castagnoli) computed over several pieces.
+pub(crate) struct Crc32c(u32);
+
+impl Crc32c {
+    pub(crate) fn new() -> Self {
+        Crc32c(!0)
     }
-    !crc
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        let mut crc = self.0;
+        for &b in bytes {
+            crc = CRC32C_TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
+        }
+        self.0 = crc;
+    }
+
+    pub(crate) fn finish(&self) -> u32 {
+        !self.0
+    }
 }
 
 fn masked_crc32c(bytes: &[u8]) -> u32 {

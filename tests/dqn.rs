@@ -10,6 +10,7 @@ use deepq::{
 use ndarray::{Array1, Array2, array};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::ops::ControlFlow;
 
 fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
@@ -295,8 +296,10 @@ fn the_agent_works_as_a_trait_object_with_prioritized_replay() {
     let mut env = CartPole::v0();
     let mut r = rng(4);
     let report =
-        train(agent, &mut env, &TrainConfig::default().with_episodes(10), &mut r, &mut |_| {})
-            .unwrap();
+        train(agent, &mut env, &TrainConfig::default().with_episodes(10), &mut r, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     assert_eq!(report.episodes(), 10);
     assert!(report.gradient_steps > 0);
 }
@@ -310,7 +313,8 @@ fn one_seed_gives_identical_runs() {
         let mut a =
             DqnAgent::new(config, env.observation_dim(), env.num_actions(), &mut r).unwrap();
         let tc = TrainConfig::default().with_episodes(40);
-        let report = train(&mut a, &mut env, &tc, &mut r, &mut |_| {}).unwrap();
+        let report =
+            train(&mut a, &mut env, &tc, &mut r, &mut |_| ControlFlow::Continue(())).unwrap();
         let q = a.network().q_values(array![[0.01f32, 0.0, 0.02, 0.0]].view()).unwrap();
         (report.returns, q)
     };

@@ -7,6 +7,7 @@ use deepq::{
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::ops::ControlFlow;
 
 /// Trains the default config with `seed` on `env` for at most `episodes`, stopping when solved,
 /// then evaluates the greedy policy over 100 episodes.
@@ -18,7 +19,9 @@ fn run(mut env: CartPole, seed: u64, episodes: usize) -> (TrainReport, EvalStats
     let train_config = TrainConfig::default()
         .with_episodes(episodes)
         .with_reward_threshold(env.reward_threshold());
-    let report = train(&mut agent, &mut env, &train_config, &mut rng, &mut |_| {}).unwrap();
+    let report =
+        train(&mut agent, &mut env, &train_config, &mut rng, &mut |_| ControlFlow::Continue(()))
+            .unwrap();
     let eval = evaluate(&mut agent, &mut env, 100, &mut rng).unwrap();
     (report, eval)
 }

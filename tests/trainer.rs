@@ -163,13 +163,21 @@ fn a_job_writes_every_output() {
             .map(|r| (r[0].parse().unwrap(), r[i].parse().unwrap()))
             .collect()
     };
-    assert_eq!(series("rollout/ep_rew"), column(1));
-    assert_eq!(series("rollout/ep_len"), column(2));
+    // Stable-Baselines3's tags, written by deepq::TensorBoardLogger, step = episode.
+    assert_eq!(series("rollout/ep_rew_mean"), column(5));
+    assert_eq!(series("rollout/ep_len_mean"), column(8));
     assert_eq!(series("rollout/exploration_rate"), column(3));
     assert_eq!(series("train/loss"), column(4));
     assert!(!series("train/loss").is_empty());
-    assert_eq!(series("rollout/ep_rew_mean"), column(5));
+    assert_eq!(series("train/mean_q"), column(9));
+    assert_eq!(series("train/learning_rate"), column(10));
+    assert_eq!(series("train/n_updates"), column(11));
+    assert_eq!(series("time/fps").len(), 12);
+    assert_eq!(series("eval/mean_reward"), column(7));
+    assert_eq!(series("eval/mean_ep_length"), column(12));
     assert_eq!(series("episode_reward"), column(7));
+    let header = metrics.lines().next().unwrap();
+    assert_eq!(header, job::METRICS_HEADER);
     assert_eq!(series("episode_reward").iter().map(|s| s.0).collect::<Vec<_>>(), [5, 10]);
     assert_eq!(series("eval/final_mean_reward"), [(12, result.final_eval.mean)]);
 

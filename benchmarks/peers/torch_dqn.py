@@ -154,15 +154,16 @@ def make_net(config, obs_dim, n_actions):
     sizes = [obs_dim] + config["hidden"] + [n_actions]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
-        linear = nn.Linear(fan_in, fan_out)
-        if config["init"] == "he_uniform":
-            bound = math.sqrt(6.0 / fan_in)
-        elif config["init"] == "glorot_uniform":
-            bound = math.sqrt(6.0 / (fan_in + fan_out))
-        else:
+        linear = nn.Linear(fan_in, fan_out)  # "torch_default": keep nn.Linear's own init
+        if config["init"] in ("he_uniform", "glorot_uniform"):
+            if config["init"] == "he_uniform":
+                bound = math.sqrt(6.0 / fan_in)
+            else:
+                bound = math.sqrt(6.0 / (fan_in + fan_out))
+            nn.init.uniform_(linear.weight, -bound, bound)
+            nn.init.zeros_(linear.bias)
+        elif config["init"] != "torch_default":
             raise ValueError(f"init {config['init']!r}")
-        nn.init.uniform_(linear.weight, -bound, bound)
-        nn.init.zeros_(linear.bias)
         layers.append(linear)
         if i < len(sizes) - 2:
             layers.append(act())

@@ -4,17 +4,18 @@
 #![allow(dead_code)]
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
 use deepq::{
-    CartPole, DqnAgent, DqnConfig, Env, EpisodeStats, EvalStats, Frame, SummaryWriter, TrainConfig,
-    evaluate, train,
+    CartPole, DqnAgent, DqnConfig, Env, EpisodeStats, EvalConfig, EvalStats, Frame, Interval,
+    LogStep, TensorBoardLogger, TrainConfig, Trainer,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -33,9 +34,9 @@ const TRAILING_WINDOW: usize = 100;
 const MAX_GIF_FRAMES: usize = 500;
 /// Delay between GIF frames in centiseconds: Gymnasium's CartPole renders at 50 fps.
 const GIF_DELAY_CS: u16 = 2;
-/// ChaCha8 stream of the evaluation episodes' resets (training uses stream 0, so evaluating
-/// more or less often never changes training).
-const EVAL_STREAM: u64 = 1;
+/// The columns of `metrics.csv`, one row per episode.
+pub const METRICS_HEADER: &str = "episode,return,length,epsilon,loss,trailing_mean,env_steps,eval,\
+                                  ep_len_mean,mean_q,learning_rate,n_updates,eval_length";
 /// ChaCha8 stream of the recorded episode's reset.
 const RECORDING_STREAM: u64 = 2;
 
@@ -87,86 +88,96 @@ pub fn run(
 
     let mut env = args.game.make();
     let mut eval_env = args.game.make();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut eval_rng = ChaCha8Rng::seed_from_u64(config.seed);
-    eval_rng.set_stream(EVAL_STREAM);
-    let mut agent =
-        DqnAgent::new(config.clone(), env.observation_dim(), env.num_actions(), &mut rng)?;
+    // The run's RNGs come from `config.seed`: stream 0 trains, stream 1 draws the evaluation
+    // episodes' resets (so evaluating more or less often never changes training).
+    let train_config = TrainConfig::default()
+        .with_episodes(args.episodes)
+        .with_solve_window(TRAILING_WINDOW)
+        .with_eval(
+            EvalConfig::default().with_episodes(1).with_every(Interval::Episodes(args.eval_rate)),
+        );
+    let mut trainer =
+        Trainer::new(config.clone(), train_config, env.observation_dim(), env.num_actions())?;
 
-    let mut events = SummaryWriter::create(dir)?;
+    // Stable-Baselines3's tags, step = episode (the tutorial's axis), plus `episode_reward`.
+    let mut logger = TensorBoardLogger::create(dir)?.with_step(LogStep::Episode);
     let mut csv = BufWriter::new(File::create(dir.join("metrics.csv"))?);
-    writeln!(csv, "episode,return,length,epsilon,loss,trailing_mean,env_steps,eval")?;
+    writeln!(csv, "{METRICS_HEADER}")?;
 
-    let one_episode = TrainConfig::default().with_episodes(1);
-    let mut window = VecDeque::with_capacity(TRAILING_WINDOW);
-    let mut window_sum = 0.0f64;
-    let mut curve = Vec::with_capacity(args.episodes);
+    let mut curve = Vec::with_capacity(args.episodes.min(1 << 20));
     let mut evals = Vec::new();
     let mut episode_reward = None;
+    let mut failure: Option<JobError> = None;
     let start = Instant::now();
-    for episode in 1..=args.episodes {
-        let mut stats: Option<EpisodeStats> = None;
-        train(&mut agent, &mut env, &one_episode, &mut rng, &mut |s| stats = Some(s.clone()))?;
-        let s = stats.ok_or("the training loop reported no episode")?;
-        if window.len() == TRAILING_WINDOW {
-            window_sum -= f64::from(window.pop_front().unwrap_or(0.0));
-        }
-        window.push_back(s.episode_return);
-        window_sum += f64::from(s.episode_return);
-        let trailing_mean = (window_sum / window.len() as f64) as f32;
-        let env_steps = agent.env_steps();
-
-        let step = episode as i64;
-        events.add_scalar("rollout/ep_rew", s.episode_return, step)?;
-        events.add_scalar("rollout/ep_len", s.length as f32, step)?;
-        events.add_scalar("rollout/ep_rew_mean", trailing_mean, step)?;
-        events.add_scalar("rollout/exploration_rate", s.epsilon, step)?;
-        if let Some(loss) = s.loss {
-            events.add_scalar("train/loss", loss, step)?;
-        }
-
-        let eval = if episode % args.eval_rate == 0 {
-            let reward = evaluate(&mut agent, &mut eval_env, 1, &mut eval_rng)?.mean;
-            writeln!(out, "episode_reward={reward}")?;
-            events.add_scalar("episode_reward", reward, step)?;
-            events.flush()?;
-            evals.push((episode, reward));
-            episode_reward = Some(reward);
-            Some(reward)
-        } else {
-            None
-        };
-        writeln!(
-            csv,
-            "{episode},{},{},{},{},{trailing_mean},{env_steps},{}",
-            s.episode_return,
-            s.length,
-            s.epsilon,
-            s.loss.map_or(String::new(), |l| l.to_string()),
-            eval.map_or(String::new(), |r| r.to_string()),
-        )?;
-        curve.push((s.episode_return, trailing_mean));
-
-        if args.print_rate > 0 && episode % args.print_rate == 0 {
-            let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
+    let mut observer = |s: &EpisodeStats| -> ControlFlow<()> {
+        let mut step = || -> Result<(), JobError> {
+            logger.log(s)?;
+            let eval = s.evaluation.as_ref().map(|e| (e.stats.mean, e.stats.mean_length));
+            if let Some((reward, _)) = eval {
+                writeln!(out, "episode_reward={reward}")?;
+                logger.writer().add_scalar("episode_reward", reward, s.episode as i64)?;
+                logger.writer().flush()?;
+                evals.push((s.episode, reward));
+                episode_reward = Some(reward);
+            }
+            let opt = |v: Option<f32>| v.map_or(String::new(), |v| v.to_string());
             writeln!(
-                out,
-                "episode {episode:4}/{}  return {:5.0}  mean(100) {trailing_mean:6.1}  \
-                 epsilon {:.3}  loss {loss}  steps {env_steps}  {:.1} s",
-                args.episodes,
+                csv,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                s.episode,
                 s.episode_return,
+                s.length,
                 s.epsilon,
-                start.elapsed().as_secs_f64()
+                opt(s.loss),
+                s.trailing_mean,
+                s.env_steps,
+                opt(eval.map(|e| e.0)),
+                s.trailing_mean_length,
+                opt(s.mean_q),
+                opt(s.learning_rate),
+                s.gradient_steps,
+                opt(eval.map(|e| e.1)),
             )?;
+            curve.push((s.episode_return, s.trailing_mean));
+            if args.print_rate > 0 && s.episode.is_multiple_of(args.print_rate) {
+                let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
+                writeln!(
+                    out,
+                    "episode {:4}/{}  return {:5.0}  mean(100) {:6.1}  epsilon {:.3}  loss {loss}  \
+                     steps {}  {:.1} s",
+                    s.episode,
+                    args.episodes,
+                    s.episode_return,
+                    s.trailing_mean,
+                    s.epsilon,
+                    s.env_steps,
+                    start.elapsed().as_secs_f64()
+                )?;
+            }
+            Ok(())
+        };
+        match step() {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failure.get_or_insert(e);
+                ControlFlow::Break(())
+            }
         }
+    };
+    let report = trainer.train(&mut env, Some(&mut eval_env), &mut observer)?;
+    if let Some(e) = failure {
+        return Err(e);
     }
+    debug_assert_eq!(report.episodes(), args.episodes);
     csv.flush()?;
 
-    let final_eval = evaluate(&mut agent, &mut eval_env, FINAL_EVAL_EPISODES, &mut eval_rng)?;
+    let final_eval = trainer.evaluate(&mut eval_env, FINAL_EVAL_EPISODES)?;
     writeln!(out, "final_episode_reward={}", final_eval.mean)?;
+    let events = logger.writer();
     events.add_scalar("eval/final_mean_reward", final_eval.mean, args.episodes as i64)?;
-    events.flush()?;
+    logger.finish()?;
     let wall_seconds = start.elapsed().as_secs_f64();
+    let agent = trainer.agent_mut();
 
     agent.network().save(dir.join("model.safetensors"))?;
     write_config(&dir.join("config.json"), args, config)?;
@@ -175,10 +186,10 @@ pub fn run(
         fs::write(dir.join("learning_curve.svg"), svg)?;
     }
     if outputs.gif {
-        let frames = record_greedy_episode(&mut agent, args, config.seed)?;
+        let frames = record_greedy_episode(agent, args, config.seed)?;
         write_gif(&dir.join("recording.gif"), &frames)?;
     }
-    drop(events);
+    drop(logger);
 
     let mut files = Vec::new();
     for entry in fs::read_dir(dir)? {

@@ -5,7 +5,7 @@ use rand::{Rng, RngCore};
 
 use crate::nn::argmax;
 use crate::{
-    Activation, Agent, Batch, Error, LearnStats, Loss, Memory, Mlp, MlpConfig, Optimizer,
+    Activation, Agent, Batch, Error, Init, LearnStats, Loss, Memory, Mlp, MlpConfig, Optimizer,
     PrioritizedConfig, PrioritizedReplay, QNetwork, ReplayBuffer, ReplayConfig, Result, Transition,
 };
 
@@ -87,6 +87,10 @@ pub struct DqnConfig {
     pub hidden: Vec<usize>,
     /// Hidden activation.
     pub activation: Activation,
+    /// How the Q-network's weights are drawn: [`Init::HeUniform`] (the default),
+    /// [`Init::GlorotUniform`] (Keras) or [`Init::TorchDefault`] (PyTorch's `nn.Linear`, as
+    /// Stable-Baselines3 and CleanRL start).
+    pub init: Init,
     /// The optimizer and its learning rate.
     pub optimizer: Optimizer,
     /// Linear decay of the learning rate (`None`: constant).
@@ -122,8 +126,10 @@ pub struct DqnConfig {
     /// Treat a time-limit truncation as termination (no bootstrap), as the tutorial did. `false`
     /// (bootstrap through truncation) is correct; `true` is kept to reproduce the tutorial.
     pub truncation_as_termination: bool,
-    /// Seed of a run with this config (used by the examples and the trainer to make the run's
-    /// one RNG).
+    /// Seed of a run with this config. [`Trainer::new`](crate::Trainer::new) seeds the run's
+    /// RNG (`ChaCha8Rng::seed_from_u64(seed)`) from it, draws the network's weights and then
+    /// trains from that RNG. [`DqnAgent::new`] draws from the RNG it is given instead, so that
+    /// one RNG can drive a whole run; the examples seed that RNG from this field.
     pub seed: u64,
 }
 
@@ -140,6 +146,7 @@ impl Default for DqnConfig {
         Self {
             hidden: vec![64, 64],
             activation: Activation::Relu,
+            init: Init::HeUniform,
             optimizer: Optimizer::adam(1e-3),
             learning_rate_decay: None,
             loss: Loss::MaskedMse,
@@ -175,6 +182,9 @@ impl DqnConfig {
         Self {
             hidden: vec![30, 30],
             activation: Activation::Relu,
+            // He, as measured before `init` was a field (the notebook's Keras layers start
+            // from Glorot: set `init: Init::GlorotUniform` for that).
+            init: Init::HeUniform,
             // Keras RMSprop: rho 0.9, epsilon 1e-7.
             optimizer: Optimizer::RmsProp {
                 lr: 0.2,
@@ -266,6 +276,66 @@ impl DqnConfig {
     /// Sets `seed` (default 0).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Sets `activation` (default ReLU).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets `init` (default [`Init::HeUniform`]).
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets `optimizer` (default Adam at 1e-3 with PyTorch's other defaults).
+    pub fn with_optimizer(mut self, optimizer: Optimizer) -> Self {
+        self.optimizer = optimizer;
+        self
+    }
+
+    /// Sets `learning_rate_decay` (default `None`: a constant rate).
+    pub fn with_learning_rate_decay(mut self, decay: Option<LearningRateDecay>) -> Self {
+        self.learning_rate_decay = decay;
+        self
+    }
+
+    /// Sets `max_grad_norm` (default `Some(10.0)`).
+    pub fn with_max_grad_norm(mut self, max_grad_norm: Option<f32>) -> Self {
+        self.max_grad_norm = max_grad_norm;
+        self
+    }
+
+    /// Sets `sample_with_replacement` (default `true`).
+    pub fn with_sample_with_replacement(mut self, on: bool) -> Self {
+        self.sample_with_replacement = on;
+        self
+    }
+
+    /// Sets `learning_starts` (default 500).
+    pub fn with_learning_starts(mut self, steps: usize) -> Self {
+        self.learning_starts = steps;
+        self
+    }
+
+    /// Sets `train_frequency` (default every environment step).
+    pub fn with_train_frequency(mut self, frequency: TrainFrequency) -> Self {
+        self.train_frequency = frequency;
+        self
+    }
+
+    /// Sets `gradient_steps` (default 1).
+    pub fn with_gradient_steps(mut self, steps: usize) -> Self {
+        self.gradient_steps = steps;
+        self
+    }
+
+    /// Sets `truncation_as_termination` (default `false`: bootstrap through truncation).
+    pub fn with_truncation_as_termination(mut self, on: bool) -> Self {
+        self.truncation_as_termination = on;
         self
     }
 
@@ -425,22 +495,22 @@ fn probability(field: &'static str, p: f32) -> Result<()> {
 /// # }
 /// ```
 pub struct DqnAgent<N: QNetwork + Clone = Mlp, M: Memory = Box<dyn Memory>> {
-    config: DqnConfig,
-    online: N,
-    target: Option<N>,
-    memory: M,
-    observation_dim: usize,
-    num_actions: usize,
-    epsilon: f32,
-    env_steps: usize,
-    episodes: usize,
-    gradient_steps: usize,
+    pub(super) config: DqnConfig,
+    pub(super) online: N,
+    pub(super) target: Option<N>,
+    pub(super) memory: M,
+    pub(super) observation_dim: usize,
+    pub(super) num_actions: usize,
+    pub(super) epsilon: f32,
+    pub(super) env_steps: usize,
+    pub(super) episodes: usize,
+    pub(super) gradient_steps: usize,
     /// The step count at the last `learn`, so that two calls for one step train once.
-    learned_at_step: Option<usize>,
-    episode_ended: bool,
-    batch: Batch,
-    targets: Array1<f32>,
-    q_one: Vec<f32>,
+    pub(super) learned_at_step: Option<usize>,
+    pub(super) episode_ended: bool,
+    pub(super) batch: Batch,
+    pub(super) targets: Array1<f32>,
+    pub(super) q_one: Vec<f32>,
 }
 
 impl DqnAgent {
@@ -457,23 +527,35 @@ impl DqnAgent {
         rng: &mut dyn RngCore,
     ) -> Result<Self> {
         config.validate()?;
-        let net = MlpConfig::new(observation_dim, config.hidden.clone(), num_actions)
-            .with_activation(config.activation)
-            .with_loss(config.loss)
-            .with_optimizer(config.optimizer)
-            .with_max_grad_norm(config.max_grad_norm);
-        let online = Mlp::new(net, rng)?;
-        let memory: Box<dyn Memory> = match &config.prioritized {
+        let online = Mlp::new(config.network(observation_dim, num_actions), rng)?;
+        let memory = config.memory(observation_dim)?;
+        Self::with_parts(config, online, memory)
+    }
+}
+
+impl DqnConfig {
+    /// The Q-network's configuration for these sizes.
+    pub(crate) fn network(&self, observation_dim: usize, num_actions: usize) -> MlpConfig {
+        MlpConfig::new(observation_dim, self.hidden.clone(), num_actions)
+            .with_activation(self.activation)
+            .with_init(self.init)
+            .with_loss(self.loss)
+            .with_optimizer(self.optimizer)
+            .with_max_grad_norm(self.max_grad_norm)
+    }
+
+    /// The empty replay memory the config asks for.
+    pub(crate) fn memory(&self, observation_dim: usize) -> Result<Box<dyn Memory>> {
+        Ok(match &self.prioritized {
             None => Box::new(ReplayBuffer::new(ReplayConfig {
-                capacity: config.memory_size,
+                capacity: self.memory_size,
                 observation_dim,
-                replacement: config.sample_with_replacement,
+                replacement: self.sample_with_replacement,
             })?),
             Some(p) => Box::new(PrioritizedReplay::new(
-                p.clone().with_capacity(config.memory_size).with_observation_dim(observation_dim),
+                p.clone().with_capacity(self.memory_size).with_observation_dim(observation_dim),
             )?),
-        };
-        Self::with_parts(config, online, memory)
+        })
     }
 }
 
@@ -638,12 +720,23 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
         Ok(argmax(&self.q_one))
     }
 
+    /// The learning rate of the next gradient step: the optimizer's, or the schedule's value
+    /// at the current gradient step.
+    fn scheduled_learning_rate(&self) -> f32 {
+        let start = self.config.optimizer.learning_rate();
+        match self.config.learning_rate_decay {
+            None => start,
+            Some(decay) => {
+                let start = f64::from(start);
+                let progress = (self.gradient_steps as f64 / decay.steps as f64).min(1.0);
+                (start + (f64::from(decay.end) - start) * progress) as f32
+            }
+        }
+    }
+
     fn gradient_step(&mut self, rng: &mut dyn RngCore) -> Result<(f32, f32)> {
-        if let Some(decay) = self.config.learning_rate_decay {
-            let start = f64::from(self.config.optimizer.learning_rate());
-            let progress = (self.gradient_steps as f64 / decay.steps as f64).min(1.0);
-            let lr = start + (f64::from(decay.end) - start) * progress;
-            self.online.set_learning_rate(lr as f32)?;
+        if self.config.learning_rate_decay.is_some() {
+            self.online.set_learning_rate(self.scheduled_learning_rate())?;
         }
         let mut batch = std::mem::take(&mut self.batch);
         let mut targets = std::mem::take(&mut self.targets);
@@ -686,6 +779,14 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
 }
 
 impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
+    fn observation_dim(&self) -> usize {
+        self.observation_dim
+    }
+
+    fn num_actions(&self) -> usize {
+        self.num_actions
+    }
+
     fn act(&mut self, observation: ArrayView1<'_, f32>, rng: &mut dyn RngCore) -> Result<usize> {
         self.check_observation("observation", observation)?;
         if self.epsilon > 0.0 && rng.random::<f32>() < self.epsilon {
@@ -754,5 +855,9 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
 
     fn epsilon(&self) -> f32 {
         self.epsilon
+    }
+
+    fn learning_rate(&self) -> Option<f32> {
+        Some(self.scheduled_learning_rate())
     }
 }

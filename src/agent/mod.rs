@@ -1,6 +1,8 @@
 //! Agents: the [`Agent`] trait and the DQN agent.
 
 mod dqn;
+#[cfg(feature = "safetensors")]
+mod dqn_state;
 
 pub use dqn::{DqnAgent, DqnConfig, Exploration, LearningRateDecay, TargetUpdate, TrainFrequency};
 
@@ -22,7 +24,9 @@ pub struct LearnStats {
 
 /// A learner that acts in an [`Env`](crate::Env), observes the transitions and learns from them.
 ///
-/// The training loop ([`train`](crate::train)) calls, for every environment step:
+/// The training loop ([`train`](crate::train)) first checks that the agent's
+/// [`observation_dim`](Agent::observation_dim) and [`num_actions`](Agent::num_actions) are the
+/// environment's, then calls, for every environment step:
 /// [`act`](Agent::act) on the current observation, `Env::step`, [`observe`](Agent::observe) on
 /// the resulting transition, then [`learn`](Agent::learn), which updates the agent when its
 /// schedule says so. [`greedy_action`](Agent::greedy_action) is the exploitation-only policy
@@ -30,6 +34,16 @@ pub struct LearnStats {
 ///
 /// The trait is object-safe: the training loop takes `&mut dyn Agent`.
 pub trait Agent {
+    /// The length of the observations the agent takes; [`train`](crate::train) and
+    /// [`evaluate`](crate::evaluate) refuse an environment whose
+    /// [`observation_dim`](crate::Env::observation_dim) differs.
+    fn observation_dim(&self) -> usize;
+
+    /// The number of actions the agent chooses from; [`train`](crate::train) and
+    /// [`evaluate`](crate::evaluate) refuse an environment whose
+    /// [`num_actions`](crate::Env::num_actions) differs.
+    fn num_actions(&self) -> usize;
+
     /// An action for `observation` under the exploring policy (for DQN: epsilon-greedy).
     ///
     /// # Errors
@@ -58,5 +72,11 @@ pub trait Agent {
     /// The current exploration rate (0 for an agent that does not explore at random).
     fn epsilon(&self) -> f32 {
         0.0
+    }
+
+    /// The learning rate the next update will use, if the agent has one (logged as
+    /// `train/learning_rate`). The provided method returns `None`.
+    fn learning_rate(&self) -> Option<f32> {
+        None
     }
 }

@@ -3,10 +3,12 @@
 mod cartpole;
 mod check;
 mod render;
+mod time_limit;
 
 pub use cartpole::{CartPole, CartPoleConfig};
 pub use check::{CheckConfig, check_env};
 pub use render::Frame;
+pub use time_limit::TimeLimit;
 
 use ndarray::Array1;
 use rand::RngCore;

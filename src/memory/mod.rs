@@ -14,6 +14,7 @@ pub use uniform::{ReplayBuffer, ReplayConfig};
 use ndarray::{Array1, Array2, ArrayView1};
 use rand::RngCore;
 
+use crate::state_dict::StateDict;
 use crate::{Error, Result};
 
 /// One step of experience, borrowed: what a [`Memory`] copies into its storage.
@@ -267,6 +268,31 @@ pub trait Memory {
     /// [`Error::NonFinite`] for a non-finite TD error. Nothing is
     /// changed on error.
     fn update_priorities(&mut self, indices: &[usize], td_errors: &[f32]) -> Result<()>;
+
+    /// Writes everything the memory holds (transitions, write position, priorities, sampling
+    /// schedule) into `dict`, every name starting with `prefix`: what a
+    /// [`Trainer`](crate::Trainer) checkpoint needs to resume bit for bit. [`ReplayBuffer`] and
+    /// [`PrioritizedReplay`] implement it; the provided method returns [`Error::Unsupported`].
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for a memory that cannot be saved.
+    fn save_state(&self, prefix: &str, dict: &mut StateDict) -> Result<()> {
+        let _ = (prefix, dict);
+        Err(Error::Unsupported { what: "saving the state of this Memory".into() })
+    }
+
+    /// Replaces the memory's contents with a state written by
+    /// [`save_state`](Memory::save_state) under `prefix`. The memory must have been built with
+    /// the same configuration (capacity, observation size).
+    ///
+    /// # Errors
+    /// [`Error::InvalidCheckpoint`] for a state that does not fit this memory or breaks one of
+    /// its invariants (the memory is then unchanged); [`Error::Unsupported`] from the provided
+    /// method.
+    fn load_state(&mut self, prefix: &str, dict: &StateDict) -> Result<()> {
+        let _ = (prefix, dict);
+        Err(Error::Unsupported { what: "loading the state of this Memory".into() })
+    }
 }
 
 /// A boxed memory is a memory: `DqnAgent`'s default `Box<dyn Memory>` picks uniform or
@@ -307,6 +333,14 @@ impl<M: Memory + ?Sized> Memory for Box<M> {
 
     fn update_priorities(&mut self, indices: &[usize], td_errors: &[f32]) -> Result<()> {
         (**self).update_priorities(indices, td_errors)
+    }
+
+    fn save_state(&self, prefix: &str, dict: &mut StateDict) -> Result<()> {
+        (**self).save_state(prefix, dict)
+    }
+
+    fn load_state(&mut self, prefix: &str, dict: &StateDict) -> Result<()> {
+        (**self).load_state(prefix, dict)
     }
 }
 

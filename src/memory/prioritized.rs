@@ -5,6 +5,7 @@ use rand::{Rng, RngCore};
 use super::storage::Storage;
 use super::sum_tree::SumTree;
 use super::{Batch, Memory, Transition, check_batch_size, check_priority_update};
+use crate::state_dict::StateDict;
 use crate::{Error, Result};
 
 /// Settings of a [`PrioritizedReplay`]; the defaults are the paper's proportional variant.
@@ -309,6 +310,48 @@ impl Memory for PrioritizedReplay {
         for (&slot, &td_error) in indices.iter().zip(td_errors) {
             self.tree.update(slot, self.priority(td_error));
         }
+        Ok(())
+    }
+
+    /// Writes the ring as [`ReplayBuffer`](crate::ReplayBuffer) does, plus the priority of
+    /// every stored transition (`{prefix}priorities`, `F64`: the sum tree is rebuilt from its
+    /// leaves, bit for bit) and beta with its annealing position.
+    fn save_state(&self, prefix: &str, dict: &mut StateDict) -> Result<()> {
+        dict.set(format!("{prefix}kind"), "prioritized");
+        self.storage.save_state(prefix, dict)?;
+        let len = self.len();
+        let leaves = (0..len).map(|i| self.tree.get(i).unwrap_or(0.0)).collect();
+        dict.insert_f64(format!("{prefix}priorities"), &[len], leaves)?;
+        dict.set(format!("{prefix}beta"), self.beta);
+        dict.set_option(format!("{prefix}anneal_calls"), self.anneal_calls);
+        Ok(())
+    }
+
+    fn load_state(&mut self, prefix: &str, dict: &StateDict) -> Result<()> {
+        let invalid =
+            |reason: String| Error::InvalidCheckpoint { origin: "<state dict>".into(), reason };
+        let kind = dict.get(&format!("{prefix}kind"))?;
+        if kind != "prioritized" {
+            return Err(invalid(format!("the memory saved is {kind:?}, this one is prioritized")));
+        }
+        let storage = self.storage.load_state(prefix, dict)?;
+        let len = storage.len();
+        let leaves = dict.f64(&format!("{prefix}priorities"), &[len])?;
+        if let Some(i) = leaves.iter().position(|p| !(p.is_finite() && *p > 0.0)) {
+            return Err(invalid(format!(
+                "memory priorities[{i}] = {} is not finite and > 0",
+                leaves[i]
+            )));
+        }
+        let beta: f32 = dict.parse(&format!("{prefix}beta"))?;
+        unit_interval("beta", beta).map_err(|e| invalid(e.to_string()))?;
+        let anneal_calls: Option<usize> = dict.parse_option(&format!("{prefix}anneal_calls"))?;
+        let mut tree = SumTree::new(self.config.capacity)?;
+        tree.rebuild(leaves);
+        self.storage = storage;
+        self.tree = tree;
+        self.beta = beta;
+        self.anneal_calls = anneal_calls;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use ndarray::ArrayView1;
 
 use super::{Batch, Transition};
+use crate::state_dict::StateDict;
 use crate::{Error, Result};
 
 /// Fixed-capacity ring storage of transitions.
@@ -151,6 +152,91 @@ impl Storage {
             batch.terminated[k] = if self.terminated[slot] { 1.0 } else { 0.0 };
             batch.truncated[k] = if self.truncated[slot] { 1.0 } else { 0.0 };
         }
+    }
+}
+
+fn invalid(reason: String) -> Error {
+    Error::InvalidCheckpoint { origin: "<state dict>".into(), reason }
+}
+
+impl Storage {
+    /// Writes the stored transitions and the write position under `prefix`.
+    pub(crate) fn save_state(&self, prefix: &str, dict: &mut StateDict) -> Result<()> {
+        let (len, dim) = (self.len(), self.dim);
+        dict.set(format!("{prefix}capacity"), self.capacity);
+        dict.set(format!("{prefix}observation_dim"), dim);
+        dict.set(format!("{prefix}len"), len);
+        dict.set(format!("{prefix}next"), self.next);
+        dict.insert_f32(format!("{prefix}observations"), &[len, dim], self.observations.clone())?;
+        let next = self.next_observations.clone();
+        dict.insert_f32(format!("{prefix}next_observations"), &[len, dim], next)?;
+        let actions = self.actions.iter().map(|&a| a as u64).collect();
+        dict.insert_u64(format!("{prefix}actions"), &[len], actions)?;
+        dict.insert_f32(format!("{prefix}rewards"), &[len], self.rewards.clone())?;
+        let flags = |v: &[bool]| v.iter().map(|&b| u8::from(b)).collect::<Vec<u8>>();
+        dict.insert_u8(format!("{prefix}terminated"), &[len], flags(&self.terminated))?;
+        dict.insert_u8(format!("{prefix}truncated"), &[len], flags(&self.truncated))?;
+        Ok(())
+    }
+
+    /// Reads a state written by [`save_state`](Storage::save_state) into a copy of this
+    /// storage (same capacity, full capacity reserved), after checking every invariant. `self`
+    /// is not changed.
+    pub(crate) fn load_state(&self, prefix: &str, dict: &StateDict) -> Result<Storage> {
+        let capacity: usize = dict.parse(&format!("{prefix}capacity"))?;
+        let dim: usize = dict.parse(&format!("{prefix}observation_dim"))?;
+        if (capacity, dim) != (self.capacity, self.dim) {
+            return Err(invalid(format!(
+                "the memory saved has capacity {capacity} and observation_dim {dim}; this one \
+                 has {} and {}",
+                self.capacity, self.dim
+            )));
+        }
+        let len: usize = dict.parse(&format!("{prefix}len"))?;
+        let next: usize = dict.parse(&format!("{prefix}next"))?;
+        if len > capacity || next >= capacity || (len < capacity && next != len) {
+            return Err(invalid(format!(
+                "memory len {len} and next {next} do not fit a ring of capacity {capacity}"
+            )));
+        }
+        let observations = dict.f32(&format!("{prefix}observations"), &[len, dim])?;
+        let next_observations = dict.f32(&format!("{prefix}next_observations"), &[len, dim])?;
+        let actions = dict.u64(&format!("{prefix}actions"), &[len])?;
+        let rewards = dict.f32(&format!("{prefix}rewards"), &[len])?;
+        let terminated = dict.u8(&format!("{prefix}terminated"), &[len])?;
+        let truncated = dict.u8(&format!("{prefix}truncated"), &[len])?;
+        let finite = |name: &str, v: &[f32]| match v.iter().position(|x| !x.is_finite()) {
+            Some(i) => Err(invalid(format!("memory {name}[{i}] = {} is not finite", v[i]))),
+            None => Ok(()),
+        };
+        finite("observations", observations)?;
+        finite("next_observations", next_observations)?;
+        finite("rewards", rewards)?;
+        let flags = |name: &str, v: &[u8]| -> Result<Vec<bool>> {
+            v.iter()
+                .enumerate()
+                .map(|(i, &b)| match b {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    _ => Err(invalid(format!("memory {name}[{i}] = {b} is not 0 or 1"))),
+                })
+                .collect()
+        };
+        let mut out = Storage::new(capacity, dim)?;
+        out.next = next;
+        out.observations.extend_from_slice(observations);
+        out.next_observations.extend_from_slice(next_observations);
+        for (i, &a) in actions.iter().enumerate() {
+            let a = usize::try_from(a)
+                .map_err(|_| invalid(format!("memory actions[{i}] = {a} does not fit usize")))?;
+            out.actions.push(a);
+        }
+        out.rewards.extend_from_slice(rewards);
+        out.terminated = flags("terminated", terminated)?;
+        out.terminated.reserve_exact(capacity - len);
+        out.truncated = flags("truncated", truncated)?;
+        out.truncated.reserve_exact(capacity - len);
+        Ok(out)
     }
 }
 

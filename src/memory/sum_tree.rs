@@ -122,6 +122,24 @@ impl SumTree {
         }
     }
 
+    /// Sets leaves `0..leaves.len()` (the rest stay 0) and recomputes every internal node
+    /// bottom-up, each from its two children exactly as [`update`](SumTree::update) does, so
+    /// the tree is bit for bit the one the same leaves reached by updates.
+    pub(crate) fn rebuild(&mut self, leaves: &[f64]) {
+        debug_assert!(leaves.len() <= self.capacity);
+        self.sums.fill(0.0);
+        self.maxes.fill(0.0);
+        for (i, &p) in leaves.iter().enumerate() {
+            self.sums[self.base + i] = p;
+            self.maxes[self.base + i] = p;
+        }
+        for node in (1..self.base).rev() {
+            let (left, right) = (2 * node, 2 * node + 1);
+            self.sums[node] = self.sums[left] + self.sums[right];
+            self.maxes[node] = self.maxes[left].max(self.maxes[right]);
+        }
+    }
+
     /// The leaf whose interval contains `value`: the smallest `i` with
     /// `priority(0) + .. + priority(i) > value`, where leaf `i` covers
     /// `[sum of priorities before i, that sum + priority(i))`.

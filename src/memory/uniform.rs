@@ -4,7 +4,8 @@ use rand::{Rng, RngCore};
 
 use super::storage::Storage;
 use super::{Batch, Memory, Transition, check_batch_size, check_priority_update};
-use crate::Result;
+use crate::state_dict::StateDict;
+use crate::{Error, Result};
 
 /// Settings of a [`ReplayBuffer`].
 ///
@@ -159,6 +160,25 @@ impl Memory for ReplayBuffer {
     /// the two memories reject the same calls, then does nothing.
     fn update_priorities(&mut self, indices: &[usize], td_errors: &[f32]) -> Result<()> {
         check_priority_update(indices, td_errors, self.len())
+    }
+
+    /// Writes the ring (`{prefix}observations`, `next_observations`, `actions`, `rewards`,
+    /// `terminated`, `truncated`, and the metadata `capacity`, `observation_dim`, `len`, `next`).
+    fn save_state(&self, prefix: &str, dict: &mut StateDict) -> Result<()> {
+        dict.set(format!("{prefix}kind"), "uniform");
+        self.storage.save_state(prefix, dict)
+    }
+
+    fn load_state(&mut self, prefix: &str, dict: &StateDict) -> Result<()> {
+        let kind = dict.get(&format!("{prefix}kind"))?;
+        if kind != "uniform" {
+            return Err(Error::InvalidCheckpoint {
+                origin: "<state dict>".into(),
+                reason: format!("the memory saved is {kind:?}, this one is uniform"),
+            });
+        }
+        self.storage = self.storage.load_state(prefix, dict)?;
+        Ok(())
     }
 }
 

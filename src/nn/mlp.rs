@@ -14,7 +14,8 @@ use super::optimizer::OptimizerState;
 use super::{Activation, Loss, Optimizer, Output, QNetwork, TrainStats};
 use crate::{Error, Result};
 
-/// How the weights of a new [`Mlp`] are drawn (biases start at zero).
+/// How the weights of a new [`Mlp`] are drawn (biases start at zero, except with
+/// [`Init::TorchDefault`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Init {
@@ -24,6 +25,11 @@ pub enum Init {
     HeUniform,
     /// Glorot (Xavier) uniform, `U(-sqrt(6 / (fan_in + fan_out)), ...)`, Keras' default.
     GlorotUniform,
+    /// PyTorch's `nn.Linear` default (and so Stable-Baselines3's and CleanRL's): weights and
+    /// biases both `U(-1 / sqrt(fan_in), 1 / sqrt(fan_in))` (`kaiming_uniform_` with
+    /// `a = sqrt(5)`). Per layer the weights are drawn first, row by row, then the biases, as
+    /// PyTorch does; the values differ from PyTorch's, whose generator is not ChaCha.
+    TorchDefault,
 }
 
 impl Init {
@@ -32,14 +38,16 @@ impl Init {
         match self {
             Init::HeUniform => (6.0 / fan_in as f32).sqrt(),
             Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f32).sqrt(),
+            Init::TorchDefault => 1.0 / (fan_in as f32).sqrt(),
         }
     }
 
-    /// The name used in weights files: `he_uniform` or `glorot_uniform`.
+    /// The name used in weights files: `he_uniform`, `glorot_uniform` or `torch_default`.
     pub fn name(self) -> &'static str {
         match self {
             Init::HeUniform => "he_uniform",
             Init::GlorotUniform => "glorot_uniform",
+            Init::TorchDefault => "torch_default",
         }
     }
 
@@ -48,6 +56,7 @@ impl Init {
         match name {
             "he_uniform" => Some(Init::HeUniform),
             "glorot_uniform" => Some(Init::GlorotUniform),
+            "torch_default" => Some(Init::TorchDefault),
             _ => None,
         }
     }
@@ -300,15 +309,16 @@ enum Target<'a> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Mlp {
-    config: MlpConfig,
-    weights: Vec<Array2<f32>>,
-    biases: Vec<Array1<f32>>,
-    state: OptimizerState,
+    pub(super) config: MlpConfig,
+    pub(super) weights: Vec<Array2<f32>>,
+    pub(super) biases: Vec<Array1<f32>>,
+    pub(super) state: OptimizerState,
     ws: Workspace,
 }
 
 impl Mlp {
-    /// A network with weights drawn from `rng` according to `config.init` and zero biases.
+    /// A network with weights drawn from `rng` according to `config.init` (and zero biases but
+    /// for [`Init::TorchDefault`]).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] if the config breaks a rule of [`MlpConfig::validate`].
@@ -323,7 +333,11 @@ impl Mlp {
                 rule: "the uniform bound must be finite and > 0",
             })?;
             let w = Array2::random_using((fan_out, fan_in), dist, rng);
-            layers.push((w, Array1::zeros(fan_out)));
+            let b = match config.init {
+                Init::TorchDefault => Array1::random_using(fan_out, dist, rng),
+                Init::HeUniform | Init::GlorotUniform => Array1::zeros(fan_out),
+            };
+            layers.push((w, b));
         }
         Mlp::with_parameters(config, layers)
     }
@@ -766,6 +780,35 @@ impl Mlp {
         }
     }
 
+    /// The forward pass of one observation `input` (of `input_dim` values), layer by layer into
+    /// `single` (one buffer per layer, of its width): the arithmetic of
+    /// [`QNetwork::q_values_one`], shared with [`Policy`](crate::Policy) so that both choose the
+    /// same action.
+    pub(crate) fn single_forward(&self, input: &[f32], single: &mut [Vec<f32>]) {
+        let n = self.weights.len();
+        for l in 0..n {
+            let (before, rest) = single.split_at_mut(l);
+            let current = &mut rest[0];
+            let input: &[f32] = if l == 0 { input } else { &before[l - 1] };
+            let w = self.weights[l].as_slice().expect("contiguous");
+            let b = self.biases[l].as_slice().expect("contiguous");
+            for ((c, row), &b) in current.iter_mut().zip(w.chunks_exact(input.len())).zip(b) {
+                *c = b + dot(row, input);
+            }
+            if l + 1 < n {
+                let activation = self.config.activation;
+                current.iter_mut().for_each(|v| *v = activation.apply(*v));
+            } else if self.config.output == Output::Softmax {
+                softmax_in_place(current);
+            }
+        }
+    }
+
+    /// The widths of the layers' outputs, for [`single_forward`](Mlp::single_forward) buffers.
+    pub(crate) fn layer_widths(&self) -> Vec<usize> {
+        self.weights.iter().map(|w| w.nrows()).collect()
+    }
+
     /// Mutable access to every parameter, in the order of [`QNetwork::parameters`].
     fn parameters_mut(&mut self) -> impl Iterator<Item = &mut [f32]> {
         self.weights.iter_mut().zip(self.biases.iter_mut()).flat_map(|(w, b)| {
@@ -859,26 +902,15 @@ impl QNetwork for Mlp {
                 got: format!("length {}", out.len()),
             });
         }
-        let n = self.weights.len();
-        self.ws.single_input.clear();
-        self.ws.single_input.extend(state.iter());
-        for l in 0..n {
-            let (before, rest) = self.ws.single.split_at_mut(l);
-            let current = &mut rest[0];
-            let input: &[f32] = if l == 0 { &self.ws.single_input } else { &before[l - 1] };
-            let w = self.weights[l].as_slice().expect("contiguous");
-            let b = self.biases[l].as_slice().expect("contiguous");
-            for ((c, row), &b) in current.iter_mut().zip(w.chunks_exact(input.len())).zip(b) {
-                *c = b + dot(row, input);
-            }
-            if l + 1 < n {
-                let activation = self.config.activation;
-                current.iter_mut().for_each(|v| *v = activation.apply(*v));
-            } else if self.config.output == Output::Softmax {
-                softmax_in_place(current);
-            }
-        }
-        out.copy_from_slice(&self.ws.single[n - 1]);
+        // Taken out of the workspace for the call (moving a Vec does not allocate).
+        let mut input = std::mem::take(&mut self.ws.single_input);
+        let mut single = std::mem::take(&mut self.ws.single);
+        input.clear();
+        input.extend(state.iter());
+        self.single_forward(&input, &mut single);
+        out.copy_from_slice(single.last().expect("an Mlp has at least one layer"));
+        self.ws.single_input = input;
+        self.ws.single = single;
         Ok(())
     }
 

@@ -6,12 +6,16 @@ mod loss;
 mod mlp;
 mod optimizer;
 #[cfg(feature = "safetensors")]
+mod state;
+#[cfg(feature = "safetensors")]
 mod weights;
 
 pub use activation::{Activation, Output};
 pub use loss::Loss;
 pub use mlp::{Init, Mlp, MlpConfig};
 pub use optimizer::{Optimizer, OptimizerConfig};
+#[cfg(feature = "safetensors")]
+pub(crate) use weights::{config_from as mlp_config_from_metadata, metadata as mlp_metadata};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD};
 

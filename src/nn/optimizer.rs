@@ -219,13 +219,13 @@ fn invalid(field: &'static str, value: f32, rule: &'static str) -> Error {
 #[derive(Debug, Clone)]
 pub(crate) struct OptimizerState {
     /// Steps taken so far.
-    step: u64,
+    pub(super) step: u64,
     /// First buffer per parameter: momentum (SGD), square average (RMSprop), `m` (Adam).
-    first: Vec<Vec<f32>>,
+    pub(super) first: Vec<Vec<f32>>,
     /// Second buffer per parameter: momentum (RMSprop), `v` (Adam).
-    second: Vec<Vec<f32>>,
+    pub(super) second: Vec<Vec<f32>>,
     /// Third buffer per parameter: gradient average (centered RMSprop).
-    third: Vec<Vec<f32>>,
+    pub(super) third: Vec<Vec<f32>>,
     /// Adam's step size `lr / (1 - beta1^t)` and `1 / sqrt(1 - beta2^t)` for the current step.
     adam_scalars: (f32, f32),
 }

@@ -10,14 +10,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Array1, Array2};
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use super::{Activation, Init, Loss, Mlp, MlpConfig, Optimizer, Output};
-use crate::{Error, Result};
+use crate::atomic_file::write_atomic;
+use crate::error::{Error, Result};
+use crate::state_dict::safetensors_bytes;
 
 /// The format name written in the metadata.
 const FORMAT: &str = "deepq.mlp";
@@ -26,20 +27,6 @@ const FORMAT_VERSION: &str = "1";
 /// The origin named in errors about an in-memory buffer.
 const BYTES_ORIGIN: &str = "<bytes>";
 
-/// Appends `s` to `out` as a JSON string.
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 impl Mlp {
     /// The network as a safetensors file in memory (see [`save`](Mlp::save) for the layout).
     /// The bytes depend on the network alone: equal networks give equal files.
@@ -47,50 +34,25 @@ impl Mlp {
     /// # Errors
     /// None today; the `Result` leaves room for formats that can fail.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-        // Written by hand (an 8-byte header length, a JSON header, the data) rather than with
-        // `safetensors::serialize`, which orders the metadata by `HashMap` iteration: this way
-        // the bytes are a function of the network alone, and equal networks give equal files.
-        let mut header = String::from("{\"__metadata__\":{");
         let metadata: BTreeMap<String, String> = metadata(self.config()).into_iter().collect();
-        for (i, (key, value)) in metadata.iter().enumerate() {
-            if i > 0 {
-                header.push(',');
-            }
-            push_json_string(&mut header, key);
-            header.push(':');
-            push_json_string(&mut header, value);
-        }
-        header.push('}');
         let mut data: Vec<u8> = Vec::with_capacity(4 * self.num_parameters());
+        let mut tensors = Vec::with_capacity(2 * self.num_layers());
         for l in 0..self.num_layers() {
             let (w, b) = self.layer(l).expect("l < num_layers");
-            let tensors = [
-                (format!("layers.{l}.weight"), w.shape().to_vec(), w.iter().collect::<Vec<_>>()),
-                (format!("layers.{l}.bias"), b.shape().to_vec(), b.iter().collect::<Vec<_>>()),
-            ];
-            for (name, shape, values) in tensors {
+            for (name, view) in [("weight", w.into_dyn()), ("bias", b.into_dyn())] {
                 let start = data.len();
-                data.extend(values.into_iter().flat_map(|v| v.to_le_bytes()));
-                let shape: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-                header.push(',');
-                push_json_string(&mut header, &name);
-                header.push_str(&format!(
-                    ":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{start},{}]}}",
-                    shape.join(","),
-                    data.len()
+                data.extend(view.iter().flat_map(|v| v.to_le_bytes()));
+                tensors.push((
+                    format!("layers.{l}.{name}"),
+                    view.shape().to_vec(),
+                    start,
+                    data.len(),
                 ));
             }
         }
-        header.push('}');
-        // The data starts 8-byte aligned, padded with spaces as the safetensors writer does.
-        while header.len() % 8 != 0 {
-            header.push(' ');
-        }
-        let mut bytes = Vec::with_capacity(8 + header.len() + data.len());
-        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(&data);
-        Ok(bytes)
+        let descriptors =
+            tensors.iter().map(|(n, shape, a, b)| (n.as_str(), "F32", &shape[..], *a, *b));
+        Ok(safetensors_bytes(&metadata, descriptors, &data))
     }
 
     /// Rebuilds a network from a safetensors file in memory, as written by
@@ -138,27 +100,7 @@ impl Mlp {
     /// # }
     /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let bytes = self.to_safetensors()?;
-        let file_name = path.file_name().ok_or_else(|| Error::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-        })?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(file_name);
-        tmp_name.push(format!(".{}.tmp", std::process::id()));
-        let tmp: PathBuf = path.with_file_name(tmp_name);
-        let io = |source| Error::Io { path: tmp.clone(), source };
-        let written = (|| {
-            let mut file = fs::File::create(&tmp).map_err(io)?;
-            file.write_all(&bytes).map_err(io)?;
-            file.sync_all().map_err(io)?;
-            fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
-        })();
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        written
+        write_atomic(path.as_ref(), &self.to_safetensors()?)
     }
 
     /// Reads a network written by [`save`](Mlp::save).
@@ -175,7 +117,7 @@ impl Mlp {
     }
 }
 
-fn metadata(config: &MlpConfig) -> HashMap<String, String> {
+pub(crate) fn metadata(config: &MlpConfig) -> HashMap<String, String> {
     let mut m = HashMap::new();
     let mut put = |k: &str, v: String| {
         m.insert(k.to_string(), v);
@@ -217,7 +159,9 @@ fn metadata(config: &MlpConfig) -> HashMap<String, String> {
 }
 
 /// Reads the metadata into a config; errors are the reason only (the caller adds the origin).
-fn config_from(meta: &HashMap<String, String>) -> std::result::Result<MlpConfig, String> {
+pub(crate) fn config_from(
+    meta: &HashMap<String, String>,
+) -> std::result::Result<MlpConfig, String> {
     let get = |k: &str| meta.get(k).map(String::as_str).ok_or(format!("metadata lacks {k:?}"));
     fn num<T: std::str::FromStr>(k: &str, v: &str) -> std::result::Result<T, String> {
         v.parse().map_err(|_| format!("metadata {k} = {v:?} is not a valid number"))
