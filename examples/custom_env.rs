@@ -1,19 +1,21 @@
 //! # Writing your own environment
 //!
-//! A walk-through of implementing deepq's [`Env`] trait for an environment of your own, checking
-//! it with [`check_env`] and playing it with random actions.
+//! A walk-through of implementing deepq's [`Env`] trait for an environment of your own, giving it
+//! a time limit with the [`TimeLimit`] wrapper, checking it with [`check_env`] and playing it with
+//! random actions.
 //!
 //! The environment, `SlipperyCorridor`: the agent stands in a corridor of `LENGTH` cells and must
 //! reach the exit at the right end. Action 0 steps left, action 1 steps right; with probability
 //! `SLIP` the floor is slippery and the agent does not move. Every step costs 0.01, reaching the
-//! exit pays 1 and terminates the episode; after `TIME_LIMIT` steps the episode is truncated.
+//! exit pays 1 and terminates the episode. The environment itself has no time limit: wrapped in
+//! `TimeLimit`, its episodes are truncated after `TIME_LIMIT` steps.
 //!
 //! Run it with `cargo run --release --example custom_env`. It prints the checker's verdict, then
 //! a few random episodes (return, length, how they ended) and their mean return.
 
 use std::error::Error as StdError;
 
-use deepq::{CheckConfig, Env, Error, Result, Step, check_env};
+use deepq::{CheckConfig, Env, Error, Result, Step, TimeLimit, check_env};
 use ndarray::{Array1, array};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,17 +24,17 @@ use rand_chacha::ChaCha8Rng;
 const LENGTH: usize = 10;
 /// Probability that a move slips (the agent stays where it is).
 const SLIP: f64 = 0.2;
-/// Steps after which the episode is truncated.
+/// Steps after which the episode is truncated (by the `TimeLimit` wrapper).
 const TIME_LIMIT: usize = 100;
 /// Seed of the whole example.
 const SEED: u64 = 0;
 
 /// Step 1: the state. Keep everything the episode needs, including an RNG for randomness inside
 /// `step` (seeded from the RNG handed to `reset`, so that a seed fixes the whole episode) and
-/// where the episode stands (not started, running, ended).
+/// where the episode stands (not started, running, ended). No step counter: the time limit is
+/// not part of the environment (see `main`).
 struct SlipperyCorridor {
     position: usize,
-    steps: usize,
     status: Status,
     noise: ChaCha8Rng,
 }
@@ -41,30 +43,26 @@ struct SlipperyCorridor {
 enum Status {
     NotStarted,
     Running,
-    Ended { truncated: bool },
+    Ended,
 }
 
 impl SlipperyCorridor {
     fn new() -> Self {
-        Self {
-            position: 0,
-            steps: 0,
-            status: Status::NotStarted,
-            noise: ChaCha8Rng::seed_from_u64(0),
-        }
+        Self { position: 0, status: Status::NotStarted, noise: ChaCha8Rng::seed_from_u64(0) }
     }
 
     /// Step 2: the observation, a fixed-length `f32` vector. Scaling features to about [0, 1]
-    /// helps a neural network learn.
+    /// helps a neural network learn. The position is the whole state: with no clock in the
+    /// environment, there is no time in the observation either.
     fn observation(&self) -> Array1<f32> {
-        array![self.position as f32 / (LENGTH - 1) as f32, self.steps as f32 / TIME_LIMIT as f32]
+        array![self.position as f32 / (LENGTH - 1) as f32]
     }
 }
 
 /// Step 3: implement the trait.
 impl Env for SlipperyCorridor {
     fn observation_dim(&self) -> usize {
-        2
+        1
     }
 
     fn num_actions(&self) -> usize {
@@ -75,7 +73,6 @@ impl Env for SlipperyCorridor {
     fn reset(&mut self, rng: &mut dyn RngCore) -> Array1<f32> {
         self.position = rng.random_range(0..LENGTH / 2);
         self.noise = ChaCha8Rng::seed_from_u64(rng.next_u64());
-        self.steps = 0;
         self.status = Status::Running;
         self.observation()
     }
@@ -87,7 +84,7 @@ impl Env for SlipperyCorridor {
         }
         match self.status {
             Status::NotStarted => return Err(Error::StepBeforeReset),
-            Status::Ended { truncated } => return Err(Error::EpisodeEnded { truncated }),
+            Status::Ended => return Err(Error::EpisodeEnded { truncated: false }),
             Status::Running => {}
         }
 
@@ -98,29 +95,36 @@ impl Env for SlipperyCorridor {
                 _ => (self.position + 1).min(LENGTH - 1),
             };
         }
-        self.steps += 1;
 
-        // Step 6: terminated (a terminal state: the exit) is not truncated (the time limit).
-        // A learner bootstraps through truncation and never through termination.
+        // Step 6: terminated means a terminal state (the exit): a learner never bootstraps
+        // through it. This environment never truncates; the `TimeLimit` wrapper does.
         let terminated = self.position == LENGTH - 1;
-        let truncated = self.steps >= TIME_LIMIT;
         let reward = if terminated { 1.0 } else { -0.01 };
-        if terminated || truncated {
-            self.status = Status::Ended { truncated: truncated && !terminated };
+        if terminated {
+            self.status = Status::Ended;
         }
-        Ok(Step { observation: self.observation(), reward, terminated, truncated })
+        Ok(Step { observation: self.observation(), reward, terminated, truncated: false })
     }
 }
 
+/// Step 7: the time limit, Gymnasium's way: a wrapper around the environment (`gym.make` wraps
+/// every registered environment in `TimeLimit`), not a part of it. The environment stays a pure
+/// model of the corridor, and a cut at `TIME_LIMIT` steps is reported as `truncated`, never as
+/// `terminated`: the corridor goes on after the cut, so a learner bootstraps through it, while
+/// the exit really is terminal. A random walk finds the exit eventually, but a learner's early,
+/// poor policy may not; the limit bounds every episode (and [`check_env`] needs episodes to end).
 fn main() -> std::result::Result<(), Box<dyn StdError>> {
-    let mut env = SlipperyCorridor::new();
+    let mut env = TimeLimit::new(SlipperyCorridor::new(), TIME_LIMIT)?;
 
-    // Step 7: let the checker verify the contract (lengths, finite values, determinism under a
-    // seed, invalid actions rejected, episodes end, no step after the end).
+    // Step 8: let the checker verify the contract (lengths, finite values, determinism under a
+    // seed, invalid actions rejected, episodes end, no step after the end) on the wrapped
+    // environment, the one that is played.
     check_env(&mut env, &CheckConfig::default().with_seed(SEED))?;
-    println!("check_env: SlipperyCorridor keeps the Env contract");
+    println!(
+        "check_env: SlipperyCorridor in a TimeLimit of {TIME_LIMIT} steps keeps the Env contract"
+    );
 
-    // Step 8: play. One RNG, seeded once, drives resets and the random policy.
+    // Step 9: play. One RNG, seeded once, drives resets and the random policy.
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     let episodes = 10;
     let mut total = 0.0;
