@@ -13,10 +13,15 @@
 //! the default `safetensors` feature, weights files that PyTorch reads; and [`DqnAgent`], a DQN
 //! with the usual refinements as options, trained by [`train`] and measured by [`evaluate`].
 //!
-//! Around them: the supervised random-rollout baseline ([`collect_random_games`],
-//! [`train_classifier`]), [`CartPole::render`], which draws a state as Gymnasium does into an
-//! RGB [`Frame`], and [`SummaryWriter`], which logs scalars to event files that TensorBoard
-//! reads.
+//! Around them, the training library: [`TrainConfig`] (episode and step budgets, the solve
+//! rule, an episode-length guard, evaluation during training), observers that return
+//! [`ControlFlow`](std::ops::ControlFlow) to stop a run, [`Trainer`] (a DQN run that evaluates
+//! on an environment of its own, keeps the best network and saves checkpoints that resume bit
+//! for bit), [`TensorBoardLogger`] (Stable-Baselines3's tags), [`Policy`] (a trained network
+//! that acts through `&self`, for deployment) and [`TimeLimit`] (Gymnasium's wrapper). And: the
+//! supervised random-rollout baseline ([`collect_random_games`], [`train_classifier`]),
+//! [`CartPole::render`], which draws a state as Gymnasium does into an RGB [`Frame`], and
+//! [`SummaryWriter`], which logs scalars to event files that TensorBoard reads.
 //!
 //! Every random draw comes from an RNG that you seed: the same seed gives the same run, bit for
 //! bit, on every machine.

@@ -3,9 +3,9 @@
 
 use approx::assert_relative_eq;
 use deepq::{
-    Agent, Batch, CartPole, DqnAgent, DqnConfig, Env, Error, Exploration, LearningRateDecay, Loss,
-    Memory, Optimizer, PrioritizedConfig, QNetwork, TargetUpdate, TrainConfig, TrainFrequency,
-    Transition, train,
+    Activation, Agent, Batch, CartPole, DqnAgent, DqnConfig, Env, Error, Exploration, Init,
+    LearningRateDecay, Loss, Memory, Optimizer, PrioritizedConfig, QNetwork, TargetUpdate,
+    TrainConfig, TrainFrequency, Transition, train,
 };
 use ndarray::{Array1, Array2, array};
 use rand::SeedableRng;
@@ -342,4 +342,66 @@ fn the_learning_rate_decays_linearly_over_gradient_steps() {
     assert_relative_eq!(a.network().config().optimizer.learning_rate(), 1e-4, max_relative = 1e-6);
     // The schedule's start is the config's rate, which is kept.
     assert_eq!(a.config().optimizer.learning_rate(), 1e-3);
+}
+
+#[test]
+fn the_config_chooses_the_networks_initialisation() {
+    let mut r = rng(4);
+    let torch =
+        DqnAgent::new(DqnConfig::default().with_init(Init::TorchDefault), 4, 2, &mut r).unwrap();
+    assert_eq!(torch.network().config().init, Init::TorchDefault);
+    let (_, bias) = torch.network().layer(0).unwrap();
+    assert!(bias.iter().any(|&b| b != 0.0), "nn.Linear draws its biases");
+    let he = DqnAgent::new(DqnConfig::default(), 4, 2, &mut rng(4)).unwrap();
+    assert_eq!(he.network().config().init, Init::HeUniform);
+}
+
+#[test]
+fn every_field_has_a_setter() {
+    let lr_decay = Some(LearningRateDecay { end: 1e-4, steps: 10 });
+    let config = DqnConfig::default()
+        .with_hidden(vec![8])
+        .with_activation(Activation::Tanh)
+        .with_init(Init::GlorotUniform)
+        .with_optimizer(Optimizer::rmsprop(1e-3))
+        .with_learning_rate_decay(lr_decay)
+        .with_loss(Loss::Huber)
+        .with_max_grad_norm(None)
+        .with_gamma(0.9)
+        .with_exploration(Exploration::Linear { start: 0.5, end: 0.1, steps: 10 })
+        .with_memory_size(100)
+        .with_batch_size(4)
+        .with_sample_with_replacement(false)
+        .with_learning_starts(7)
+        .with_train_frequency(TrainFrequency::Episodes(2))
+        .with_gradient_steps(3)
+        .with_target_update(TargetUpdate::Hard { every: 5 })
+        .with_double_dqn(false)
+        .with_prioritized(None)
+        .with_truncation_as_termination(true)
+        .with_seed(9);
+    let expected = DqnConfig {
+        hidden: vec![8],
+        activation: Activation::Tanh,
+        init: Init::GlorotUniform,
+        optimizer: Optimizer::rmsprop(1e-3),
+        learning_rate_decay: lr_decay,
+        loss: Loss::Huber,
+        max_grad_norm: None,
+        gamma: 0.9,
+        exploration: Exploration::Linear { start: 0.5, end: 0.1, steps: 10 },
+        memory_size: 100,
+        batch_size: 4,
+        sample_with_replacement: false,
+        learning_starts: 7,
+        train_frequency: TrainFrequency::Episodes(2),
+        gradient_steps: 3,
+        target_update: TargetUpdate::Hard { every: 5 },
+        double_dqn: false,
+        prioritized: None,
+        truncation_as_termination: true,
+        seed: 9,
+    };
+    assert_eq!(config, expected);
+    assert_eq!(DqnConfig::default().with_learning_rate(0.5).optimizer.learning_rate(), 0.5);
 }

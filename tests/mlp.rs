@@ -55,6 +55,24 @@ fn init_draws_within_bounds_and_zero_biases() {
 }
 
 #[test]
+fn torch_default_init_draws_weights_and_biases_as_nn_linear() {
+    // nn.Linear.reset_parameters: kaiming_uniform_(a = sqrt(5)) gives U(-1/sqrt(fan_in), ..),
+    // and the bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    let config = MlpConfig::new(16, vec![64], 4).with_init(Init::TorchDefault);
+    let net = Mlp::new(config, &mut rng(2)).unwrap();
+    for l in 0..net.num_layers() {
+        let (w, b) = net.layer(l).unwrap();
+        let bound = 1.0 / (w.ncols() as f32).sqrt();
+        assert_eq!(Init::TorchDefault.bound(w.ncols(), w.nrows()), bound);
+        assert!(w.iter().chain(b.iter()).all(|v| v.abs() <= bound));
+        assert!(w.iter().any(|v| v.abs() > 0.8 * bound));
+        assert!(b.iter().any(|&v| v != 0.0), "biases are drawn too");
+    }
+    assert_eq!(Init::from_name("torch_default"), Some(Init::TorchDefault));
+    assert_eq!(Init::TorchDefault.name(), "torch_default");
+}
+
+#[test]
 fn same_seed_same_network_and_same_training() {
     let run = || {
         let mut r = rng(5);
