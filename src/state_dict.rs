@@ -356,6 +356,20 @@ impl StateDict {
     /// `U64` and `U8`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         use safetensors::tensor::{Dtype, SafeTensors};
+        // The header length is checked here first, so that no length, however crafted,
+        // reaches the parser's arithmetic (which can overflow in debug builds).
+        let stated = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        match stated {
+            Some(n) if n <= (bytes.len() - 8) as u64 => {}
+            Some(n) => {
+                return Err(invalid(format!(
+                    "not a complete safetensors file: the header length {n} exceeds the {} bytes \
+                     that follow",
+                    bytes.len() - 8
+                )));
+            }
+            None => return Err(invalid(format!("not a safetensors file: {} bytes", bytes.len()))),
+        }
         let (header_len, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| invalid(format!("not a complete safetensors file: {e}")))?;
         let mut metadata: BTreeMap<String, String> = header

@@ -152,19 +152,19 @@ impl CartPole {
 
 /// A coordinate as pygame passes it to `gfxdraw`: truncated toward zero, then kept within the
 /// 16-bit range that SDL_gfx draws in (far outside the screen either way).
-fn to_pixel(v: f64) -> i64 {
+pub(crate) fn to_pixel(v: f64) -> i64 {
     (v as i64).clamp(i16::MIN as i64, i16::MAX as i64)
 }
 
 /// A frame addressed as pygame's surface before Gymnasium's vertical flip: `y = 0` is the
 /// bottom row. Writes outside the frame are clipped.
-struct Canvas {
-    frame: Frame,
+pub(crate) struct Canvas {
+    pub(crate) frame: Frame,
 }
 
 impl Canvas {
     /// Paints the pixels `x1..=x2` of the row `y` (y up).
-    fn hline(&mut self, x1: i64, x2: i64, y: i64, color: [u8; 3]) {
+    pub(crate) fn hline(&mut self, x1: i64, x2: i64, y: i64, color: [u8; 3]) {
         let (w, h) = (self.frame.width as i64, self.frame.height as i64);
         let (x1, x2) = (x1.min(x2).max(0), x1.max(x2).min(w - 1));
         if y < 0 || y >= h || x1 > x2 {
@@ -182,7 +182,7 @@ impl Canvas {
     /// on each scanline, the crossings with the edges (half-open in y, except on the last
     /// scanline) are computed in 16.16 fixed point, sorted, and the spans between pairs are
     /// painted, rounding the left end up and the right end down.
-    fn fill_polygon(&mut self, vertices: &[(f64, f64)], color: [u8; 3]) {
+    pub(crate) fn fill_polygon(&mut self, vertices: &[(f64, f64)], color: [u8; 3]) {
         let v: Vec<(i64, i64)> =
             vertices.iter().map(|&(x, y)| (to_pixel(x), to_pixel(y))).collect();
         let Some(min_y) = v.iter().map(|p| p.1).min() else { return };
@@ -211,7 +211,7 @@ impl Canvas {
     }
 
     /// Fills a disc with `gfxdraw.filled_circle`'s midpoint rule.
-    fn fill_circle(&mut self, cx: i64, cy: i64, radius: i64, color: [u8; 3]) {
+    pub(crate) fn fill_circle(&mut self, cx: i64, cy: i64, radius: i64, color: [u8; 3]) {
         if radius < 0 {
             return;
         }

@@ -106,7 +106,7 @@ impl TensorBoardLogger {
     /// [`Error::Io`] if the event file cannot be written.
     pub fn log(&mut self, stats: &EpisodeStats) -> Result<()> {
         let (start, start_steps) =
-            *self.start.get_or_insert((Instant::now(), stats.env_steps - stats.length));
+            *self.start.get_or_insert((Instant::now(), stats.env_steps.saturating_sub(stats.length)));
         let step = match self.step {
             LogStep::EnvSteps => stats.env_steps,
             LogStep::Episode => stats.episode,
@@ -128,7 +128,7 @@ impl TensorBoardLogger {
             w.add_scalar("train/n_updates", stats.gradient_steps as f32, step)?;
             let seconds = start.elapsed().as_secs_f64();
             if seconds > 0.0 {
-                let fps = (stats.env_steps - start_steps) as f64 / seconds;
+                let fps = stats.env_steps.saturating_sub(start_steps) as f64 / seconds;
                 w.add_scalar("time/fps", fps.floor() as f32, step)?;
             }
         }
