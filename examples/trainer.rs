@@ -5,7 +5,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `events.out.tfevents.*` | TensorBoard scalars, step = episode: Stable-Baselines3's tags as `deepq::TensorBoardLogger` writes them (`rollout/ep_rew_mean` and `rollout/ep_len_mean` over the last 100 episodes, `rollout/exploration_rate`, `train/loss`, `train/mean_q`, `train/learning_rate`, `train/n_updates`, `time/fps`, `eval/mean_reward`, `eval/mean_ep_length`), plus `episode_reward` (each evaluation) and `eval/final_mean_reward` |
+//! | `events.out.tfevents.*` | TensorBoard scalars, step = episode: Stable-Baselines3's tags as `deepq::TensorBoardLogger` writes them (`rollout/ep_rew_mean` and `rollout/ep_len_mean` over the last 100 episodes, `rollout/exploration_rate`, `train/loss`, `train/mean_q`, `train/learning_rate`, `train/n_updates`, `time/fps`, `eval/mean_reward`, `eval/mean_ep_length`, and the value diagnostics `eval/mean_start_value`, `eval/mean_discounted_return`, `eval/max_value`), plus `episode_reward` (each evaluation) and `eval/final_mean_reward` |
 //! | `model.safetensors` | the trained Q-network (`deepq::Mlp::load`, or PyTorch's safetensors) |
 //! | `recording.gif` | one greedy episode of the trained agent, 600x400, 50 fps |
 //! | `learning_curve.svg` | returns, their trailing mean, the evaluations |

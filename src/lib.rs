@@ -75,7 +75,8 @@ pub use baseline::{
     train_classifier,
 };
 pub use env::{
-    CartPole, CartPoleConfig, CheckConfig, Env, Frame, Step, StepInfo, TimeLimit, check_env,
+    CartPole, CartPoleConfig, CheckConfig, Env, Frame, MountainCar, MountainCarConfig, Step,
+    StepInfo, TimeLimit, check_env,
 };
 pub use error::{EnvRule, Error, Result};
 pub use memory::{
@@ -91,8 +92,8 @@ pub use state_dict::{StateDict, Tensor, TensorData};
 pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
 pub use train::{
     CutEpisode, DEFAULT_MAX_EPISODE_STEPS, EpisodeStats, EvalConfig, EvalStats, Evaluation,
-    Interval, LogStep, StopReason, TensorBoardLogger, TrainConfig, TrainReport, Trainer, evaluate,
-    evaluate_policy, evaluate_policy_capped, train,
+    Interval, LogStep, StopReason, TensorBoardLogger, TrainConfig, TrainReport, Trainer,
+    ValueStats, evaluate, evaluate_policy, evaluate_policy_capped, train,
 };
 
 #[cfg(doctest)]

@@ -118,3 +118,38 @@ fn a_policy_from_a_network_is_that_network() {
         .unwrap();
     assert_eq!(q, out, "the same arithmetic as the agent's single-observation path");
 }
+
+#[test]
+fn a_dqn_evaluation_reports_the_networks_values() {
+    // The start value is the network's max_a Q(s0, a), computed here through the Policy on the
+    // same reset states; the discounted return uses the agent's gamma.
+    let mut agent = trained_agent();
+    let policy = Policy::from_agent(&agent);
+    let mut env = CartPole::v0();
+    let stats =
+        deepq::evaluate(&mut agent, &mut env, 5, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+    let values = stats.values.expect("a DqnAgent gives values");
+    assert_eq!(values.gamma, agent.config().gamma);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut starts = 0.0f64;
+    let mut discounted = 0.0f64;
+    for _ in 0..5 {
+        let mut obs = env.reset(&mut rng);
+        let q = policy.q_values(obs.view()).unwrap();
+        starts += f64::from(q.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        let (mut g, mut k) = (0.0f64, 1.0f64);
+        loop {
+            let step = env.step(policy.act(obs.view()).unwrap()).unwrap();
+            g += k * f64::from(step.reward);
+            k *= f64::from(values.gamma);
+            if step.done() {
+                break;
+            }
+            obs = step.observation;
+        }
+        discounted += g;
+    }
+    assert_eq!(values.mean_start_value, (starts / 5.0) as f32);
+    assert_eq!(values.mean_discounted_return, (discounted / 5.0) as f32);
+    assert!(values.max_value >= values.mean_start_value);
+}

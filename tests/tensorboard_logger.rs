@@ -69,6 +69,14 @@ fn every_sb3_tag_holds_what_the_loop_reported() {
         series("eval/mean_ep_length"),
         expect(&|s| s.evaluation.as_ref().map(|e| e.stats.mean_length))
     );
+    let value = |f: fn(&deepq::ValueStats) -> f32| {
+        expect(&move |s: &EpisodeStats| {
+            s.evaluation.as_ref().map(|e| f(e.stats.values.as_ref().unwrap()))
+        })
+    };
+    assert_eq!(series("eval/mean_start_value"), value(|v| v.mean_start_value));
+    assert_eq!(series("eval/mean_discounted_return"), value(|v| v.mean_discounted_return));
+    assert_eq!(series("eval/max_value"), value(|v| v.max_value));
     assert!(!series("train/loss").is_empty(), "the run trained");
     assert_eq!(series("eval/mean_reward").len(), 3);
     let fps = series("time/fps");

@@ -416,3 +416,52 @@ fn huge_budgets_do_not_allocate_up_front() {
     let stats = evaluate_policy(&mut env, 3, &mut rng(), &mut |_| Ok(0)).unwrap();
     assert_eq!(stats.returns.len(), 3);
 }
+
+/// Acts 0 always and claims the value `10 * observation[0] + 2` with discount 0.5.
+struct Valued;
+
+impl Agent for Valued {
+    fn observation_dim(&self) -> usize {
+        1
+    }
+    fn num_actions(&self) -> usize {
+        2
+    }
+    fn act(&mut self, _: ArrayView1<'_, f32>, _: &mut dyn RngCore) -> Result<usize> {
+        Ok(0)
+    }
+    fn greedy_action(&mut self, _: ArrayView1<'_, f32>) -> Result<usize> {
+        Ok(0)
+    }
+    fn greedy_action_and_value(
+        &mut self,
+        obs: ArrayView1<'_, f32>,
+    ) -> Result<(usize, Option<f32>)> {
+        Ok((0, Some(10.0 * obs[0] + 2.0)))
+    }
+    fn discount(&self) -> Option<f32> {
+        Some(0.5)
+    }
+    fn observe(&mut self, _: Transition<'_>) -> Result<()> {
+        Ok(())
+    }
+    fn learn(&mut self, _: &mut dyn RngCore) -> Result<Option<LearnStats>> {
+        Ok(None)
+    }
+}
+
+#[test]
+fn evaluate_compares_the_agents_values_with_the_discounted_returns() {
+    // Episodes of 3 and 5 steps, reward 1: discounted returns 1.75 and 1.9375 (gamma 0.5);
+    // the observation is the step count, so the start value is 2 and the largest 10 * 4 + 2.
+    let mut env = Scripted::new(vec![3, 5]);
+    let stats = evaluate(&mut Valued, &mut env, 2, &mut rng()).unwrap();
+    let values = stats.values.expect("the agent gives values");
+    assert_eq!(values.gamma, 0.5);
+    assert_eq!(values.mean_start_value, 2.0);
+    assert_eq!(values.mean_discounted_return, (1.75 + 1.9375) / 2.0);
+    assert_eq!(values.max_value, 42.0);
+    // An agent without values, and evaluate_policy, give none.
+    assert_eq!(evaluate(&mut Counting::default(), &mut env, 2, &mut rng()).unwrap().values, None);
+    assert_eq!(evaluate_policy(&mut env, 2, &mut rng(), &mut |_| Ok(0)).unwrap().values, None);
+}

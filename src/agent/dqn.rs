@@ -801,6 +801,19 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
         self.greedy_checked(observation)
     }
 
+    fn greedy_action_and_value(
+        &mut self,
+        observation: ArrayView1<'_, f32>,
+    ) -> Result<(usize, Option<f32>)> {
+        self.check_observation("observation", observation)?;
+        let action = self.greedy_checked(observation)?;
+        Ok((action, Some(self.q_one[action])))
+    }
+
+    fn discount(&self) -> Option<f32> {
+        Some(self.config.gamma)
+    }
+
     fn observe(&mut self, t: Transition<'_>) -> Result<()> {
         if t.action >= self.num_actions {
             return Err(Error::InvalidAction { action: t.action, num_actions: self.num_actions });

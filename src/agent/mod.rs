@@ -56,6 +56,26 @@ pub trait Agent {
     /// An error if the observation has the wrong length or a non-finite value.
     fn greedy_action(&mut self, observation: ArrayView1<'_, f32>) -> Result<usize>;
 
+    /// [`greedy_action`](Agent::greedy_action) and the agent's own estimate of its value,
+    /// `max_a Q(observation, a)` for a Q-learner: what [`evaluate`](crate::evaluate) compares
+    /// with the returns the greedy policy actually earns. The provided method returns the
+    /// greedy action and `None`.
+    ///
+    /// # Errors
+    /// As [`greedy_action`](Agent::greedy_action).
+    fn greedy_action_and_value(
+        &mut self,
+        observation: ArrayView1<'_, f32>,
+    ) -> Result<(usize, Option<f32>)> {
+        Ok((self.greedy_action(observation)?, None))
+    }
+
+    /// The discount factor the agent's values are estimated with, if any (the provided method
+    /// returns `None`).
+    fn discount(&self) -> Option<f32> {
+        None
+    }
+
     /// Records one transition (and advances the exploration schedule).
     ///
     /// # Errors

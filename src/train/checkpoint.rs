@@ -23,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use super::trainer::Trainer;
 use super::{
     CutEpisode, EvalConfig, EvalStats, Evaluation, Interval, Progress, StopReason, TrainConfig,
+    ValueStats,
 };
 use crate::agent::DqnAgent;
 use crate::atomic_file::write_atomic;
@@ -210,6 +211,23 @@ fn save_progress(p: &Progress, dict: &mut StateDict) -> Result<()> {
     dict.insert_f32("progress.eval.returns", &[returns.len()], returns)?;
     dict.insert_u64("progress.eval.lengths", &[lengths.len()], lengths)?;
     dict.set_option("progress.best_evaluation", p.best_evaluation);
+    // Value statistics: [gamma, mean_start_value, mean_discounted_return, max_value] per
+    // evaluation, with a flag for the evaluations that have them.
+    let has: Vec<u8> = e.iter().map(|v| u8::from(v.stats.values.is_some())).collect();
+    dict.insert_u8("progress.eval.has_values", &[e.len()], has)?;
+    let values: Vec<f32> = e
+        .iter()
+        .flat_map(|v| {
+            let s = v.stats.values.unwrap_or(ValueStats {
+                gamma: 0.0,
+                mean_start_value: 0.0,
+                mean_discounted_return: 0.0,
+                max_value: 0.0,
+            });
+            [s.gamma, s.mean_start_value, s.mean_discounted_return, s.max_value]
+        })
+        .collect();
+    dict.insert_f32("progress.eval.values", &[e.len(), 4], values)?;
     Ok(())
 }
 
@@ -246,15 +264,33 @@ fn load_progress(dict: &StateDict) -> Result<Progress> {
     let eval_returns = dict.f32("progress.eval.returns", &[total])?;
     let eval_lengths =
         to_usize("progress.eval.lengths", dict.u64("progress.eval.lengths", &[total])?)?;
+    let has_values = dict.u8("progress.eval.has_values", &[k])?;
+    let values = dict.f32("progress.eval.values", &[k, 4])?;
     let mut evaluations = Vec::with_capacity(k);
     for i in 0..k {
         let (a, b) = (offsets[i], offsets[i + 1]);
         if a > b || b > total || offsets[0] != 0 {
             return Err(invalid("progress.eval.offsets are not increasing".into()));
         }
-        let stats =
+        let mut stats =
             EvalStats::from_episodes(eval_returns[a..b].to_vec(), eval_lengths[a..b].to_vec())
                 .map_err(|e| invalid(format!("evaluation {i}: {e}")))?;
+        stats.values = match has_values[i] {
+            0 => None,
+            1 => {
+                let v = &values[4 * i..4 * i + 4];
+                if v.iter().any(|x| !x.is_finite()) {
+                    return Err(invalid(format!("progress.eval.values[{i}] is not finite")));
+                }
+                Some(ValueStats {
+                    gamma: v[0],
+                    mean_start_value: v[1],
+                    mean_discounted_return: v[2],
+                    max_value: v[3],
+                })
+            }
+            f => return Err(invalid(format!("progress.eval.has_values[{i}] = {f}"))),
+        };
         let best_so_far = match best_flags[i] {
             0 => false,
             1 => true,

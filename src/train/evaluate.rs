@@ -27,6 +27,31 @@ pub struct EvalStats {
     pub max: f32,
     /// Mean episode length.
     pub mean_length: f32,
+    /// How the agent's value estimates compare with what its greedy policy earned, when the
+    /// agent gives values ([`evaluate`] with a [`DqnAgent`](crate::DqnAgent); `None` from
+    /// [`evaluate_policy`] and [`from_episodes`](EvalStats::from_episodes)).
+    pub values: Option<ValueStats>,
+}
+
+/// The agent's value estimates along its greedy evaluation episodes, against the returns it
+/// actually earned: the way to see a value function diverge before it costs a run.
+///
+/// For an agent that estimates well, `mean_start_value` is close to `mean_discounted_return`
+/// on tasks whose greedy episodes terminate; on episodes cut by a time limit the discounted
+/// return leaves out what would have come after the cut (at most `gamma^T * r_max / (1 -
+/// gamma)` after `T` steps), so it is a lower bound. No discounted return of rewards at most
+/// `r_max` exceeds `r_max / (1 - gamma)`: a `max_value` far above that is overestimation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValueStats {
+    /// The discount factor (the agent's).
+    pub gamma: f32,
+    /// Mean over the episodes of the value of the first state, `max_a Q(s0, a) = Q(s0, a0)`.
+    pub mean_start_value: f32,
+    /// Mean over the episodes of the discounted return from the first state,
+    /// `sum_t gamma^t r_{t+1}`.
+    pub mean_discounted_return: f32,
+    /// The largest value `max_a Q(s, a)` over every state visited.
+    pub max_value: f32,
 }
 
 impl EvalStats {
@@ -70,6 +95,7 @@ impl EvalStats {
             mean_length,
             returns,
             lengths,
+            values: None,
         })
     }
 }
@@ -101,6 +127,21 @@ pub fn evaluate_policy_capped(
     rng: &mut dyn RngCore,
     policy: &mut dyn FnMut(ArrayView1<'_, f32>) -> Result<usize>,
 ) -> Result<EvalStats> {
+    play(env, episodes, max_episode_steps, rng, None, &mut |obs| Ok((policy(obs)?, None)))
+}
+
+/// A policy that gives the action and, maybe, its value estimate.
+type ValuedPolicy<'a> = dyn FnMut(ArrayView1<'_, f32>) -> Result<(usize, Option<f32>)> + 'a;
+
+/// Plays the episodes; with `gamma` and a policy that gives values, also the value statistics.
+fn play(
+    env: &mut dyn Env,
+    episodes: usize,
+    max_episode_steps: usize,
+    rng: &mut dyn RngCore,
+    gamma: Option<f32>,
+    policy: &mut ValuedPolicy<'_>,
+) -> Result<EvalStats> {
     if episodes == 0 {
         return Err(Error::invalid_config("episodes", "0", "must be at least 1"));
     }
@@ -111,29 +152,60 @@ pub fn evaluate_policy_capped(
     let mut observation = vec![0.0f32; dim];
     // Grown one episode at a time: a huge `episodes` fails by running, never by allocating.
     let (mut returns, mut lengths) = (Vec::new(), Vec::new());
+    // Sums in f64 of the start values and discounted returns; `None` once a value is missing.
+    let mut values = gamma.map(|g| (g, 0.0f64, 0.0f64, f32::NEG_INFINITY));
     for episode in 1..=episodes {
         copy_observation("observation returned by reset", &env.reset(rng), &mut observation)?;
         let (mut total, mut length) = (0.0f32, 0usize);
+        let (mut discounted, mut discount) = (0.0f64, 1.0f64);
         loop {
             if length == max_episode_steps {
                 return Err(Error::EpisodeTooLong { episode, max_steps: max_episode_steps });
             }
-            let action = policy(ArrayView1::from(&observation[..]))?;
+            let (action, value) = policy(ArrayView1::from(&observation[..]))?;
+            match value {
+                Some(v) => {
+                    if let Some((_, start_sum, _, max)) = values.as_mut() {
+                        if length == 0 {
+                            *start_sum += f64::from(v);
+                        }
+                        *max = max.max(v);
+                    }
+                }
+                None => values = None,
+            }
             let step = env.step_into(action, &mut observation)?;
             total += step.reward;
             length += 1;
+            if let Some((g, ..)) = values {
+                discounted += discount * f64::from(step.reward);
+                discount *= f64::from(g);
+            }
             if step.terminated || step.truncated {
                 break;
             }
         }
+        if let Some((_, _, return_sum, _)) = values.as_mut() {
+            *return_sum += discounted;
+        }
         returns.push(total);
         lengths.push(length);
     }
-    EvalStats::from_episodes(returns, lengths)
+    let n = returns.len() as f64;
+    let mut stats = EvalStats::from_episodes(returns, lengths)?;
+    stats.values = values.map(|(gamma, start_sum, return_sum, max_value)| ValueStats {
+        gamma,
+        mean_start_value: (start_sum / n) as f32,
+        mean_discounted_return: (return_sum / n) as f32,
+        max_value,
+    });
+    Ok(stats)
 }
 
 /// Plays `episodes` episodes with the agent's greedy policy (no exploration, no learning) and
-/// returns their statistics. Resets draw from `rng`.
+/// returns their statistics, with [`ValueStats`] when the agent gives its value estimates
+/// ([`Agent::greedy_action_and_value`] and [`Agent::discount`], as [`DqnAgent`](crate::DqnAgent)
+/// does). Resets draw from `rng`.
 ///
 /// # Errors
 /// [`Error::DimensionMismatch`] if the agent's observation size or number of actions is not
@@ -156,7 +228,8 @@ pub(crate) fn evaluate_capped(
     rng: &mut dyn RngCore,
 ) -> Result<EvalStats> {
     check_dimensions(&*agent, &*env)?;
-    evaluate_policy_capped(env, episodes, max_episode_steps, rng, &mut |obs| {
-        agent.greedy_action(obs)
+    let gamma = agent.discount();
+    play(env, episodes, max_episode_steps, rng, gamma, &mut |obs| {
+        agent.greedy_action_and_value(obs)
     })
 }

@@ -37,7 +37,11 @@ pub enum LogStep {
 /// | `train/n_updates` | gradient steps so far |
 /// | `time/fps` | environment steps per second since the logger's first episode (wall time: differs between runs) |
 ///
-/// and after every evaluation during training `eval/mean_reward` and `eval/mean_ep_length`.
+/// and after every evaluation during training `eval/mean_reward` and `eval/mean_ep_length`,
+/// plus, when the agent gives its value estimates, `eval/mean_start_value` (the mean
+/// `max_a Q(s0, a)`), `eval/mean_discounted_return` (what the greedy policy earned from `s0`,
+/// discounted with the agent's gamma) and `eval/max_value` (the largest `max_a Q` seen): see
+/// [`ValueStats`](crate::ValueStats).
 /// The step of every scalar is the environment-step count by default ([`LogStep`]).
 ///
 /// Use [`observer`](TensorBoardLogger::observer) as the observer, or call
@@ -105,8 +109,9 @@ impl TensorBoardLogger {
     /// # Errors
     /// [`Error::Io`] if the event file cannot be written.
     pub fn log(&mut self, stats: &EpisodeStats) -> Result<()> {
-        let (start, start_steps) =
-            *self.start.get_or_insert((Instant::now(), stats.env_steps.saturating_sub(stats.length)));
+        let (start, start_steps) = *self
+            .start
+            .get_or_insert((Instant::now(), stats.env_steps.saturating_sub(stats.length)));
         let step = match self.step {
             LogStep::EnvSteps => stats.env_steps,
             LogStep::Episode => stats.episode,
@@ -135,6 +140,11 @@ impl TensorBoardLogger {
         if let Some(eval) = &stats.evaluation {
             w.add_scalar("eval/mean_reward", eval.stats.mean, step)?;
             w.add_scalar("eval/mean_ep_length", eval.stats.mean_length, step)?;
+            if let Some(v) = &eval.stats.values {
+                w.add_scalar("eval/mean_start_value", v.mean_start_value, step)?;
+                w.add_scalar("eval/mean_discounted_return", v.mean_discounted_return, step)?;
+                w.add_scalar("eval/max_value", v.max_value, step)?;
+            }
             w.flush()?;
         }
         Ok(())

@@ -9,7 +9,7 @@ mod logger;
 mod trainer;
 
 pub use config::{DEFAULT_MAX_EPISODE_STEPS, EvalConfig, Interval, TrainConfig};
-pub use evaluate::{EvalStats, evaluate, evaluate_policy, evaluate_policy_capped};
+pub use evaluate::{EvalStats, ValueStats, evaluate, evaluate_policy, evaluate_policy_capped};
 pub use logger::{LogStep, TensorBoardLogger};
 pub use trainer::Trainer;
 
