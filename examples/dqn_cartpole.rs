@@ -19,7 +19,9 @@
 //! given (budgets count over the whole run), else the checkpoint's. The weights of the greedy
 //! policy go to `dqn_cartpole.safetensors` (`deepq::Policy::load` reads them).
 //! With `--json` the last line is one JSON object with the keys `seed, env, solved,
-//! solved_at_episode, episodes, env_steps, eval_mean, eval_median, eval_sd, wall_seconds`.
+//! solved_at_episode, episodes, env_steps, eval_mean, eval_median, eval_sd, q_start,
+//! discounted_return, max_q, wall_seconds` (the last three from the evaluation's value
+//! diagnostics, `deepq::ValueStats`).
 
 use std::error::Error;
 use std::ops::ControlFlow;
@@ -177,6 +179,17 @@ fn main() -> Result<(), Box<dyn Error>> {
          min {}, max {}",
         eval.mean, eval.median, eval.sd, eval.min, eval.max
     );
+    if let Some(v) = &eval.values {
+        println!(
+            "values: mean max_a Q(s0, a) {:.1}, discounted return from s0 {:.1} (gamma {}), \
+             largest Q seen {:.1} (no return exceeds r_max / (1 - gamma) = {:.1})",
+            v.mean_start_value,
+            v.mean_discounted_return,
+            v.gamma,
+            v.max_value,
+            1.0 / (1.0 - f64::from(v.gamma))
+        );
+    }
     trainer.policy().save(WEIGHTS)?;
     println!("weights saved to {WEIGHTS} (load them with deepq::Policy::load)");
     if let Some(path) = &args.checkpoint {
@@ -187,7 +200,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!(
             "{{\"seed\": {seed}, \"env\": \"CartPole-{}\", \"solved\": {}, \"solved_at_episode\": {}, \
              \"episodes\": {}, \"env_steps\": {}, \"eval_mean\": {}, \"eval_median\": {}, \
-             \"eval_sd\": {}, \"wall_seconds\": {wall:.4}}}",
+             \"eval_sd\": {}, \"q_start\": {}, \"discounted_return\": {}, \"max_q\": {}, \
+             \"wall_seconds\": {wall:.4}}}",
             args.env,
             report.solved(),
             report.solved_at.map_or("null".to_string(), |e| e.to_string()),
@@ -196,6 +210,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             eval.mean,
             eval.median,
             eval.sd,
+            eval.values.map_or("null".into(), |v| v.mean_start_value.to_string()),
+            eval.values.map_or("null".into(), |v| v.mean_discounted_return.to_string()),
+            eval.values.map_or("null".into(), |v| v.max_value.to_string()),
         );
     }
     Ok(())
