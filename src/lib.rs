@@ -75,8 +75,8 @@ pub use baseline::{
     train_classifier,
 };
 pub use env::{
-    CartPole, CartPoleConfig, CheckConfig, Env, Frame, MountainCar, MountainCarConfig, Step,
-    StepInfo, TimeLimit, check_env,
+    Acrobot, AcrobotConfig, CartPole, CartPoleConfig, CheckConfig, Env, Frame, MountainCar,
+    MountainCarConfig, Step, StepInfo, TimeLimit, check_env,
 };
 pub use error::{EnvRule, Error, Result};
 pub use memory::{

@@ -1,12 +1,19 @@
 //! Environments: the [`Env`] trait, its [`Step`] result, [`CartPole`] and [`check_env`].
 
+mod acrobot;
+mod acrobot_render;
 mod cartpole;
 mod check;
+mod mountain_car;
+mod mountain_car_render;
+mod numpy_trig;
 mod render;
 mod time_limit;
 
+pub use acrobot::{Acrobot, AcrobotConfig};
 pub use cartpole::{CartPole, CartPoleConfig};
 pub use check::{CheckConfig, check_env};
+pub use mountain_car::{MountainCar, MountainCarConfig};
 pub use render::Frame;
 pub use time_limit::TimeLimit;
 
