@@ -7,13 +7,14 @@
 //! |---|---|
 //! | `events.out.tfevents.*` | TensorBoard scalars, step = episode: Stable-Baselines3's tags as `deepq::TensorBoardLogger` writes them (`rollout/ep_rew_mean` and `rollout/ep_len_mean` over the last 100 episodes, `rollout/exploration_rate`, `train/loss`, `train/mean_q`, `train/learning_rate`, `train/n_updates`, `time/fps`, `eval/mean_reward`, `eval/mean_ep_length`, and the value diagnostics `eval/mean_start_value`, `eval/mean_discounted_return`, `eval/max_value`), plus `episode_reward` (each evaluation) and `eval/final_mean_reward` |
 //! | `model.safetensors` | the trained Q-network (`deepq::Mlp::load`, or PyTorch's safetensors) |
-//! | `recording.gif` | one greedy episode of the trained agent, 600x400, 50 fps |
+//! | `recording.gif` | one greedy episode of the trained agent, drawn as Gymnasium draws the game (CartPole and MountainCar 600x400, Acrobot 500x500) at Gymnasium's frame rate (50, 30 and 15 fps) |
 //! | `learning_curve.svg` | returns, their trailing mean, the evaluations |
 //! | `metrics.csv` | one row per episode: episode, return, length, epsilon, loss, trailing_mean, env_steps, eval, ep_len_mean, mean_q, learning_rate, n_updates, eval_length |
 //! | `config.json` | the flags and the resolved `DqnConfig` |
 //!
 //! ```text
-//! cargo run --release --example trainer -- --job-dir runs/trainer [--game CartPole-v1]
+//! cargo run --release --example trainer -- --job-dir runs/trainer
+//!     [--game CartPole-v0|CartPole-v1|Acrobot-v1|MountainCar-v0]
 //!     [--episodes 300] [--learning_rate LR] [--hidden_neurons N] [--gamma G]
 //!     [--explore_decay D] [--memory_size N] [--memory_batch_size N] [--print_rate 10]
 //!     [--eval_rate 10] [--seed 0] [--preset default|tutorial]

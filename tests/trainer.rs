@@ -231,7 +231,7 @@ fn gif_frames_keep_their_colours() {
     let dir = temp_dir("gif");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("two.gif");
-    job::write_gif(&path, &[first, second]).unwrap();
+    job::write_gif(&path, &[first, second], 2).unwrap();
     let gif = std::fs::read(&path).unwrap();
     // Logical screen descriptor: global colour table flag set, 2^(1+1) = 4 entries.
     assert_eq!(gif[10] & 0x87, 0x81, "flags {:08b}", gif[10]);
@@ -239,7 +239,7 @@ fn gif_frames_keep_their_colours() {
     for colour in [[255, 255, 255], [0, 0, 0], [202, 152, 101], [129, 132, 203]] {
         assert!(palette.chunks(3).any(|c| c == colour), "{colour:?} not in {palette:?}");
     }
-    assert!(job::write_gif(&path, &[]).is_err());
+    assert!(job::write_gif(&path, &[], 2).is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -258,7 +258,7 @@ fn gif_frames_decode_back_to_the_rendered_frames() {
     let dir = temp_dir("gif-roundtrip");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("fall.gif");
-    job::write_gif(&path, &frames).unwrap();
+    job::write_gif(&path, &frames, 2).unwrap();
 
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::Indexed);
@@ -284,4 +284,53 @@ fn gif_frames_decode_back_to_the_rendered_frames() {
     }
     assert_eq!(decoded, frames.len());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_built_in_game_is_accepted_and_an_unknown_one_lists_them() {
+    for (id, game) in [
+        ("CartPole-v0", Game::CartPoleV0),
+        ("CartPole-v1", Game::CartPoleV1),
+        ("Acrobot-v1", Game::AcrobotV1),
+        ("MountainCar-v0", Game::MountainCarV0),
+    ] {
+        assert_eq!(parse(&["--game", id]).unwrap().game, game);
+        assert_eq!(game.id(), id);
+    }
+    let err = parse(&["--game", "LunarLander-v3"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    let message = err.to_string();
+    for id in ["CartPole-v0", "CartPole-v1", "Acrobot-v1", "MountainCar-v0"] {
+        assert!(message.contains(id), "{message}");
+    }
+}
+
+#[test]
+fn a_job_on_each_new_game_records_its_own_gif() {
+    for (game, obs, width, fps) in [("Acrobot-v1", 6, 500, 15), ("MountainCar-v0", 2, 600, 30)] {
+        let dir = temp_dir(game);
+        let args = parse(&[
+            "--game",
+            game,
+            "--episodes=2",
+            "--eval_rate=2",
+            "--hidden_neurons=8",
+            "--memory_batch_size=8",
+            "--job-dir",
+            dir.to_str().unwrap(),
+        ])
+        .unwrap();
+        let mut config = args.dqn_config().unwrap();
+        config.learning_starts = 50;
+        let mut out = Vec::new();
+        job::run(&args, &config, job::Outputs::ALL, &mut out).unwrap();
+        let net = Mlp::load(dir.join("model.safetensors")).unwrap();
+        assert_eq!((net.input_dim(), net.output_dim()), (obs, 3), "{game}");
+        let gif = std::fs::read(dir.join("recording.gif")).unwrap();
+        assert_eq!(u16::from_le_bytes([gif[6], gif[7]]), width, "{game}");
+        assert_eq!(args.game.render_fps(), fps);
+        let svg = std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap();
+        assert!(svg.contains(game) && svg.contains("-100"), "{game}: negative returns on the axis");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -8,9 +8,14 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use deepq::{CartPole, DqnConfig, Error, Exploration};
+use deepq::{
+    Acrobot, CartPole, DqnConfig, Env, Error, Exploration, Frame, MountainCar, Step, StepInfo,
+};
+use ndarray::Array1;
+use rand::RngCore;
 
-/// `--game`: the environment, by its Gymnasium id.
+/// `--game`: the environment, by its Gymnasium id. An unknown id is a clap error that lists
+/// these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Game {
     /// 200 steps per episode, solved at a 100-episode mean of 195.
@@ -19,6 +24,13 @@ pub enum Game {
     /// 500 steps per episode, solved at 475.
     #[value(name = "CartPole-v1")]
     CartPoleV1,
+    /// Swing the tip of a two-link pendulum above a line: 500 steps, reward -1 per step,
+    /// threshold -100.
+    #[value(name = "Acrobot-v1")]
+    AcrobotV1,
+    /// Drive an underpowered car up a hill: 200 steps, reward -1 per step, threshold -110.
+    #[value(name = "MountainCar-v0")]
+    MountainCarV0,
 }
 
 impl Game {
@@ -27,15 +39,106 @@ impl Game {
         match self {
             Game::CartPoleV0 => "CartPole-v0",
             Game::CartPoleV1 => "CartPole-v1",
+            Game::AcrobotV1 => "Acrobot-v1",
+            Game::MountainCarV0 => "MountainCar-v0",
         }
     }
 
     /// A fresh environment.
-    pub fn make(self) -> CartPole {
+    pub fn make(self) -> GameEnv {
         match self {
-            Game::CartPoleV0 => CartPole::v0(),
-            Game::CartPoleV1 => CartPole::v1(),
+            Game::CartPoleV0 => GameEnv::CartPole(CartPole::v0()),
+            Game::CartPoleV1 => GameEnv::CartPole(CartPole::v1()),
+            Game::AcrobotV1 => GameEnv::Acrobot(Acrobot::v1()),
+            Game::MountainCarV0 => GameEnv::MountainCar(MountainCar::v0()),
         }
+    }
+
+    /// Gymnasium's `metadata["render_fps"]` of the game: the frame rate of its recording.
+    pub fn render_fps(self) -> u16 {
+        match self {
+            Game::CartPoleV0 | Game::CartPoleV1 => 50,
+            Game::AcrobotV1 => 15,
+            Game::MountainCarV0 => 30,
+        }
+    }
+}
+
+/// The environment of a [`Game`]: one of deepq's built-in tasks.
+#[derive(Debug, Clone)]
+pub enum GameEnv {
+    /// CartPole-v0 or -v1.
+    CartPole(CartPole),
+    /// Acrobot-v1.
+    Acrobot(Acrobot),
+    /// MountainCar-v0.
+    MountainCar(MountainCar),
+}
+
+impl GameEnv {
+    fn env(&self) -> &dyn Env {
+        match self {
+            GameEnv::CartPole(e) => e,
+            GameEnv::Acrobot(e) => e,
+            GameEnv::MountainCar(e) => e,
+        }
+    }
+
+    fn env_mut(&mut self) -> &mut dyn Env {
+        match self {
+            GameEnv::CartPole(e) => e,
+            GameEnv::Acrobot(e) => e,
+            GameEnv::MountainCar(e) => e,
+        }
+    }
+
+    /// The current state drawn as Gymnasium draws it.
+    pub fn render(&self) -> Frame {
+        match self {
+            GameEnv::CartPole(e) => e.render(),
+            GameEnv::Acrobot(e) => e.render(),
+            GameEnv::MountainCar(e) => e.render(),
+        }
+    }
+
+    /// The trailing-mean return at which the task counts as solved.
+    pub fn reward_threshold(&self) -> f32 {
+        match self {
+            GameEnv::CartPole(e) => e.reward_threshold(),
+            GameEnv::Acrobot(e) => e.reward_threshold(),
+            GameEnv::MountainCar(e) => e.reward_threshold(),
+        }
+    }
+
+    /// The time limit of an episode.
+    pub fn max_episode_steps(&self) -> usize {
+        match self {
+            GameEnv::CartPole(e) => e.max_episode_steps(),
+            GameEnv::Acrobot(e) => e.max_episode_steps(),
+            GameEnv::MountainCar(e) => e.max_episode_steps(),
+        }
+    }
+}
+
+impl Env for GameEnv {
+    fn observation_dim(&self) -> usize {
+        self.env().observation_dim()
+    }
+
+    fn num_actions(&self) -> usize {
+        self.env().num_actions()
+    }
+
+    fn reset(&mut self, rng: &mut dyn RngCore) -> Array1<f32> {
+        self.env_mut().reset(rng)
+    }
+
+    fn step(&mut self, action: usize) -> Result<Step, Error> {
+        self.env_mut().step(action)
+    }
+
+    fn step_into(&mut self, action: usize, observation: &mut [f32]) -> Result<StepInfo, Error> {
+        self.env_mut().step_into(action, observation)
     }
 }
 

@@ -14,14 +14,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use deepq::{
-    CartPole, DqnAgent, DqnConfig, Env, EpisodeStats, EvalConfig, EvalStats, Frame, Interval,
-    LogStep, TensorBoardLogger, TrainConfig, Trainer,
+    DqnAgent, DqnConfig, Env, EpisodeStats, EvalConfig, EvalStats, Frame, Interval, LogStep,
+    TensorBoardLogger, TrainConfig, Trainer,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::args::TrainerArgs;
+use crate::args::{GameEnv, TrainerArgs};
 
 /// Errors of a job, sendable across the threads of a hyperparameter search.
 pub type JobError = Box<dyn Error + Send + Sync>;
@@ -32,8 +32,6 @@ pub const FINAL_EVAL_EPISODES: usize = 10;
 const TRAILING_WINDOW: usize = 100;
 /// Most frames in `recording.gif` (10 seconds at 50 fps).
 const MAX_GIF_FRAMES: usize = 500;
-/// Delay between GIF frames in centiseconds: Gymnasium's CartPole renders at 50 fps.
-const GIF_DELAY_CS: u16 = 2;
 /// The columns of `metrics.csv`, one row per episode.
 pub const METRICS_HEADER: &str = "episode,return,length,epsilon,loss,trailing_mean,env_steps,eval,\
                                   ep_len_mean,mean_q,learning_rate,n_updates,eval_length";
@@ -187,7 +185,8 @@ pub fn run(
     }
     if outputs.gif {
         let frames = record_greedy_episode(agent, args, config.seed)?;
-        write_gif(&dir.join("recording.gif"), &frames)?;
+        let delay_cs = (100 + args.game.render_fps() / 2) / args.game.render_fps();
+        write_gif(&dir.join("recording.gif"), &frames, delay_cs)?;
     }
     drop(logger);
 
@@ -245,12 +244,12 @@ fn record_greedy_episode(
     Ok(frames)
 }
 
-/// Writes `frames` as a looping GIF at 50 fps. The palette is the frames' own colours (a
+/// Writes `frames` as a looping GIF, `delay_cs` centiseconds per frame (2 for CartPole's 50 fps). The palette is the frames' own colours (a
 /// CartPole frame has four); after the first frame only the rectangle that changed is stored.
 ///
 /// # Errors
 /// More than 256 colours, frames larger than 65535 pixels, or an I/O error.
-pub fn write_gif(path: &Path, frames: &[Frame]) -> Result<(), JobError> {
+pub fn write_gif(path: &Path, frames: &[Frame], delay_cs: u16) -> Result<(), JobError> {
     let first = frames.first().ok_or("no frames to write")?;
     let (w, h) = (first.width, first.height);
     let mut index_of: HashMap<[u8; 3], u8> = HashMap::new();
@@ -310,7 +309,7 @@ pub fn write_gif(path: &Path, frames: &[Frame]) -> Result<(), JobError> {
             top: y0 as u16,
             width: (x1 - x0) as u16,
             height: (y1 - y0) as u16,
-            delay: GIF_DELAY_CS,
+            delay: delay_cs,
             dispose: gif::DisposalMethod::Keep,
             buffer: Cow::Owned(buffer),
             ..gif::Frame::default()
@@ -378,7 +377,7 @@ fn write_config(path: &Path, args: &TrainerArgs, c: &DqnConfig) -> Result<(), Jo
 /// evaluation returns and the solve threshold.
 fn learning_curve_svg(
     args: &TrainerArgs,
-    env: &CartPole,
+    env: &GameEnv,
     curve: &[(f32, f32)],
     evals: &[(usize, f32)],
 ) -> String {
@@ -386,10 +385,17 @@ fn learning_curve_svg(
     let (left, right, top, bottom) = (60.0, 20.0, 40.0, 50.0);
     let (plot_w, plot_h) = (width - left - right, height - top - bottom);
     let n = curve.len().max(2) as f64;
-    let y_max = (env.max_episode_steps() as f64)
-        .max(curve.iter().map(|c| f64::from(c.0)).fold(1.0, f64::max));
+    // Returns range over [0, time limit] for tasks that pay per step (CartPole) and over
+    // [-time limit, 0] for tasks that cost per step (Acrobot, MountainCar).
+    let limit = env.max_episode_steps() as f64;
+    let values = curve.iter().map(|c| f64::from(c.0));
+    let (y_min, y_max) = if env.reward_threshold() < 0.0 {
+        (values.fold(-limit, f64::min), 0.0)
+    } else {
+        (0.0, values.fold(limit.max(1.0), f64::max))
+    };
     let x = |episode: f64| left + (episode - 1.0) / (n - 1.0) * plot_w;
-    let y = |value: f64| top + plot_h - value / y_max * plot_h;
+    let y = |value: f64| top + plot_h - (value - y_min) / (y_max - y_min) * plot_h;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -404,8 +410,8 @@ fn learning_curve_svg(
         args.seed
     );
     // Grid and tick labels.
-    let y_step = if y_max > 300.0 { 100.0 } else { 50.0 };
-    let mut v = 0.0;
+    let y_step = if y_max - y_min > 300.0 { 100.0 } else { 50.0 };
+    let mut v = (y_min / y_step).ceil() * y_step;
     while v <= y_max + 1e-9 {
         let _ = writeln!(
             s,
