@@ -6,8 +6,9 @@
 //! continuous observation vector and discrete actions, Gymnasium's model), [`Memory`] (replay
 //! memory), [`QNetwork`] (a trainable action-value function) and [`Agent`] (a learner that acts
 //! and observes). Their implementations: [`CartPole`], bit for bit as Gymnasium's `CartPole-v0`
-//! and `CartPole-v1` (and [`check_env`], which verifies the [`Env`] contract on your own
-//! environments); [`ReplayBuffer`] (uniform) and [`PrioritizedReplay`] (proportional prioritized
+//! and `CartPole-v1`, [`Acrobot`] (`Acrobot-v1`) and [`MountainCar`] (`MountainCar-v0`), all
+//! bit for bit as Gymnasium's (and [`check_env`], which verifies the [`Env`] contract on your
+//! own environments); [`ReplayBuffer`] (uniform) and [`PrioritizedReplay`] (proportional prioritized
 //! replay on a [`SumTree`]); [`Mlp`], a multilayer perceptron written by hand on ndarray, with
 //! backprop, the masked Bellman losses ([`Loss`]), PyTorch's optimizers ([`Optimizer`]) and, with
 //! the default `safetensors` feature, weights files that PyTorch reads; and [`DqnAgent`], a DQN
