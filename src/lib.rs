@@ -97,6 +97,7 @@ pub use train::{
     ValueStats, evaluate, evaluate_policy, evaluate_policy_capped, train,
 };
 
-#[cfg(doctest)]
+// The README's examples save checkpoints and weights: tested with the default features.
+#[cfg(all(doctest, feature = "safetensors"))]
 #[doc = include_str!("../README.md")]
 mod readme {}

@@ -65,8 +65,12 @@ pub(crate) const EVAL_STREAM: u64 = 1;
 ///     if s.episode_return >= 500.0 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
 /// })?;
 /// println!("stopped: {:?} after {} steps", report.stop_reason, report.env_steps);
-/// trainer.save("run.ckpt")?;
-/// let mut resumed = Trainer::load("run.ckpt")?; // goes on exactly where `trainer` stopped
+/// #[cfg(feature = "safetensors")] // checkpoints are safetensors files
+/// {
+///     trainer.save("run.ckpt")?;
+///     let resumed = Trainer::load("run.ckpt")?; // goes on exactly where `trainer` stopped
+///     assert_eq!(resumed.report(), trainer.report());
+/// }
 /// # Ok(())
 /// # }
 /// ```
