@@ -405,3 +405,33 @@ fn every_field_has_a_setter() {
     assert_eq!(config, expected);
     assert_eq!(DqnConfig::default().with_learning_rate(0.5).optimizer.learning_rate(), 0.5);
 }
+
+#[test]
+fn a_diverging_agent_reports_the_step_and_keeps_its_last_good_weights() {
+    // Issue 12, D1: plain SGD at 1e3 with no clipping diverges within a few gradient steps.
+    // The error comes from the step that diverged, before anything is written: every online
+    // and target parameter and every priority stays finite, and the agent still acts.
+    let config = DqnConfig::default()
+        .with_optimizer(Optimizer::sgd(1e3))
+        .with_max_grad_norm(None)
+        .with_learning_starts(100)
+        .with_seed(1);
+    let mut r = rng(config.seed);
+    let mut env = CartPole::v0();
+    let mut agent = DqnAgent::new(config, 4, 2, &mut r).unwrap();
+    let err =
+        train(&mut agent, &mut env, &TrainConfig::default().with_episodes(60), &mut r, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NonFinite { what, .. } if what.contains("optimizer step")),
+        "{err}"
+    );
+    let finite = |n: &deepq::Mlp| n.parameters().iter().all(|p| p.iter().all(|v| v.is_finite()));
+    assert!(finite(agent.network()), "online weights");
+    assert!(finite(agent.target_network().unwrap()), "target weights");
+    let obs = array![0.01f32, 0.0, -0.02, 0.0];
+    assert!(agent.greedy_action(obs.view()).unwrap() < 2);
+    assert!(agent.gradient_steps() >= 1, "it trained before it diverged");
+}

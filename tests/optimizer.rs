@@ -165,3 +165,21 @@ fn golden_cases_cover_every_optimizer_and_loss() {
     }
     assert!(cases.iter().any(|c| c.values.contains_key("max_grad_norm")));
 }
+
+#[test]
+fn centered_rmsprop_stays_finite_on_tiny_gradients() {
+    // Issue 12, D2: an input of 1e-20 gave gradients whose square flushed to 0 while their
+    // average did not, and the square root of the negative variance made NaN at lr 1e-3.
+    use deepq::{Mlp, MlpConfig, Optimizer, QNetwork};
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let optimizer =
+        Optimizer::RmsProp { lr: 1e-3, alpha: 0.99, eps: 1e-8, momentum: 0.0, centered: true };
+    let mut net =
+        Mlp::new(MlpConfig::new(1, vec![], 1).with_optimizer(optimizer), &mut rng).unwrap();
+    let states = ndarray::array![[1e-20f32]];
+    for _ in 0..50 {
+        net.train_step(states.view(), &[0], ndarray::array![0.5f32].view(), None).unwrap();
+    }
+    assert!(net.parameters().iter().all(|p| p.iter().all(|v| v.is_finite())));
+}

@@ -154,3 +154,39 @@ fn set_learning_rate_changes_only_the_rate_and_rejects_bad_values() {
     }
     assert_eq!(net.config().optimizer, Optimizer::adam(5e-4));
 }
+
+#[test]
+fn a_divergent_step_is_refused_and_leaves_network_and_optimizer_as_they_were() {
+    // Issue 12, D1: Adam at f32::MAX makes every new parameter infinite. The step is an error
+    // naming what went non-finite, and nothing changes: the next good step gives exactly what
+    // it gives on an untouched copy (same parameters, same moments, same step count).
+    use deepq::{Error, Mlp, MlpConfig, Optimizer};
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut net = Mlp::new(MlpConfig::new(4, vec![8], 2), &mut rng).unwrap();
+    let states = ndarray::array![[0.1f32, 0.2, -0.3, 0.4], [0.0, -0.5, 0.2, 0.1]];
+    let targets = ndarray::array![1.0f32, -2.0];
+    net.train_step(states.view(), &[0, 1], targets.view(), None).unwrap();
+    let copy = net.clone();
+    net.set_learning_rate(f32::MAX).unwrap();
+    let err = net.train_step(states.view(), &[0, 1], targets.view(), None).unwrap_err();
+    match &err {
+        Error::NonFinite { what, .. } => {
+            assert!(what.contains("optimizer step 2") && what.contains("not applied"), "{what}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.parameters(), copy.parameters(), "the weights are untouched");
+    net.set_learning_rate(1e-3).unwrap();
+    let mut copy = copy;
+    let a = net.train_step(states.view(), &[0, 1], targets.view(), None).unwrap();
+    let b = copy.train_step(states.view(), &[0, 1], targets.view(), None).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(net.parameters(), copy.parameters(), "the optimizer state is untouched");
+    // A target so large that the loss overflows: refused before anything is computed.
+    let huge = ndarray::array![f32::MAX, f32::MAX];
+    let err = net.train_step(states.view(), &[0, 1], huge.view(), None).unwrap_err();
+    assert!(matches!(&err, Error::NonFinite { what, .. } if what.contains("loss")), "{err:?}");
+    assert_eq!(net.parameters(), copy.parameters());
+    let _ = Optimizer::adam(1e-3);
+}

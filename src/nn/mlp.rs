@@ -253,6 +253,10 @@ struct Workspace {
     /// Per layer: the gradient of each weight `[out, in]` and bias `[out]`.
     grad_w: Vec<Array2<f32>>,
     grad_b: Vec<Array1<f32>>,
+    /// Per layer: where an optimizer step writes the new weights and biases, swapped with the
+    /// current ones once all are finite.
+    next_w: Vec<Array2<f32>>,
+    next_b: Vec<Array1<f32>>,
     /// Copies of the targets and weights of the current step, and its TD errors.
     targets: Vec<f32>,
     weights: Vec<f32>,
@@ -396,6 +400,8 @@ impl Mlp {
         let ws = Workspace {
             grad_w: sizes.iter().map(|&(i, o)| Array2::zeros((o, i))).collect(),
             grad_b: sizes.iter().map(|&(_, o)| Array1::zeros(o)).collect(),
+            next_w: sizes.iter().map(|&(i, o)| Array2::zeros((o, i))).collect(),
+            next_b: sizes.iter().map(|&(_, o)| Array1::zeros(o)).collect(),
             single: sizes.iter().map(|&(_, o)| vec![0.0; o]).collect(),
             single_input: Vec::with_capacity(config.input_dim),
             ..Workspace::default()
@@ -477,7 +483,7 @@ impl Mlp {
             return Err(Error::InvalidLabel { label, num_classes: self.config.output_dim });
         }
         let loss = self.compute_gradients(x, Target::Labels(labels), Some(rng));
-        self.apply_gradients();
+        self.apply_gradients(loss)?;
         Ok(loss)
     }
 
@@ -508,7 +514,7 @@ impl Mlp {
         self.prepare_q(states, actions, targets, weights)?;
         let target = Target::Q { actions, weighted: weights.is_some() };
         let loss = self.compute_gradients(states, target, rng);
-        self.apply_gradients();
+        self.apply_gradients(loss)?;
         Ok(TrainStats { loss, td_errors: Array1::from(self.ws.td.clone()) })
     }
 
@@ -754,7 +760,16 @@ impl Mlp {
     }
 
     /// Clips the gradients in the workspace (if configured) and takes one optimizer step.
-    fn apply_gradients(&mut self) {
+    fn apply_gradients(&mut self, loss: f32) -> Result<()> {
+        // A divergent step changes nothing: the loss is checked first, then every new parameter
+        // and moment is written beside the current ones and kept only if all are finite.
+        let step = self.state.step + 1;
+        if !loss.is_finite() {
+            return Err(Error::NonFinite {
+                what: format!("the loss of optimizer step {step} (nothing was updated)"),
+                value: f64::from(loss),
+            });
+        }
         let ws = &mut self.ws;
         if let Some(max_norm) = self.config.max_grad_norm {
             // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
@@ -770,14 +785,45 @@ impl Mlp {
         }
         let optimizer = self.config.optimizer;
         self.state.begin_step(&optimizer);
+        let mut bad = None;
         for l in 0..self.weights.len() {
-            let w = self.weights[l].as_slice_mut().expect("contiguous");
+            let w = self.weights[l].as_slice().expect("contiguous");
             let gw = ws.grad_w[l].as_slice().expect("contiguous");
-            self.state.update(&optimizer, 2 * l, w, gw);
-            let b = self.biases[l].as_slice_mut().expect("contiguous");
+            let next_w = ws.next_w[l].as_slice_mut().expect("contiguous");
+            if !self.state.update(&optimizer, 2 * l, w, gw, next_w) && bad.is_none() {
+                bad = Some(2 * l);
+            }
+            let b = self.biases[l].as_slice().expect("contiguous");
             let gb = ws.grad_b[l].as_slice().expect("contiguous");
-            self.state.update(&optimizer, 2 * l + 1, b, gb);
+            let next_b = ws.next_b[l].as_slice_mut().expect("contiguous");
+            if !self.state.update(&optimizer, 2 * l + 1, b, gb, next_b) && bad.is_none() {
+                bad = Some(2 * l + 1);
+            }
         }
+        if let Some(k) = bad {
+            self.state.abort();
+            let (l, kind) = (k / 2, if k % 2 == 0 { "weight" } else { "bias" });
+            let gradients =
+                if k % 2 == 0 { &ws.grad_w[l].as_slice() } else { &ws.grad_b[l].as_slice() };
+            let new = if k % 2 == 0 { ws.next_w[l].as_slice() } else { ws.next_b[l].as_slice() };
+            let (gradients, new) = (gradients.expect("contiguous"), new.expect("contiguous"));
+            let (what, value) = if let Some(i) = gradients.iter().position(|g| !g.is_finite()) {
+                (format!("layers.{l}.{kind}'s gradient[{i}]"), gradients[i])
+            } else if let Some((name, i, v)) = self.state.first_non_finite_moment(k) {
+                (format!("layers.{l}.{kind}'s optimizer {name}[{i}]"), v)
+            } else {
+                let i = new.iter().position(|x| !x.is_finite()).unwrap_or(0);
+                (format!("layers.{l}.{kind}[{i}]"), new.get(i).copied().unwrap_or(f32::NAN))
+            };
+            return Err(Error::NonFinite {
+                what: format!("{what} at optimizer step {step} (the step was not applied)"),
+                value: f64::from(value),
+            });
+        }
+        self.state.commit();
+        std::mem::swap(&mut self.weights, &mut ws.next_w);
+        std::mem::swap(&mut self.biases, &mut ws.next_b);
+        Ok(())
     }
 
     /// The forward pass of one observation `input` (of `input_dim` values), layer by layer into

@@ -215,7 +215,21 @@ fn invalid(field: &'static str, value: f32, rule: &'static str) -> Error {
     Error::InvalidConfig { field, value: value.to_string(), rule }
 }
 
+/// Whether an `f32` is NaN or infinite, as integer operations (so that an or-reduction of it
+/// vectorises inside the update loops).
+#[inline(always)]
+fn non_finite(x: f32) -> bool {
+    (x.to_bits() & 0x7f80_0000) == 0x7f80_0000
+}
+
 /// The running state of an [`Optimizer`] over a list of parameter tensors (flat slices).
+///
+/// A step is transactional: [`begin_step`](OptimizerState::begin_step), then
+/// [`update`](OptimizerState::update) on every parameter, which writes the new parameter into a
+/// separate buffer and the new moments into the `next_*` buffers and reports whether all of
+/// them are finite; then [`commit`](OptimizerState::commit) (the new moments become current, in
+/// O(1) by swapping) or [`abort`](OptimizerState::abort) (nothing changed). The arithmetic is
+/// that of an in-place update; only where it is written differs.
 #[derive(Debug, Clone)]
 pub(crate) struct OptimizerState {
     /// Steps taken so far.
@@ -226,6 +240,10 @@ pub(crate) struct OptimizerState {
     pub(super) second: Vec<Vec<f32>>,
     /// Third buffer per parameter: gradient average (centered RMSprop).
     pub(super) third: Vec<Vec<f32>>,
+    /// The buffers a step writes, the same shapes as the three above.
+    next_first: Vec<Vec<f32>>,
+    next_second: Vec<Vec<f32>>,
+    next_third: Vec<Vec<f32>>,
     /// Adam's step size `lr / (1 - beta1^t)` and `1 / sqrt(1 - beta2^t)` for the current step.
     adam_scalars: (f32, f32),
 }
@@ -246,7 +264,16 @@ impl OptimizerState {
             ),
             Optimizer::Adam { .. } => (zeros(), zeros(), none()),
         };
-        OptimizerState { step: 0, first, second, third, adam_scalars: (0.0, 0.0) }
+        OptimizerState {
+            step: 0,
+            next_first: first.clone(),
+            next_second: second.clone(),
+            next_third: third.clone(),
+            first,
+            second,
+            third,
+            adam_scalars: (0.0, 0.0),
+        }
     }
 
     /// Starts a step: call once before [`update`](OptimizerState::update) on each parameter.
@@ -261,69 +288,125 @@ impl OptimizerState {
         }
     }
 
-    /// Updates parameter number `k` from its gradient.
+    /// Makes the moments written by this step's updates the current ones.
+    pub(crate) fn commit(&mut self) {
+        std::mem::swap(&mut self.first, &mut self.next_first);
+        std::mem::swap(&mut self.second, &mut self.next_second);
+        std::mem::swap(&mut self.third, &mut self.next_third);
+    }
+
+    /// Abandons the step: the state is as before [`begin_step`](OptimizerState::begin_step).
+    pub(crate) fn abort(&mut self) {
+        self.step -= 1;
+    }
+
+    /// The first non-finite moment this step wrote for parameter `k`: (buffer name, index,
+    /// value). For error messages after `update` reported a non-finite value.
+    pub(crate) fn first_non_finite_moment(&self, k: usize) -> Option<(&'static str, usize, f32)> {
+        [("first moment", &self.next_first), ("second moment", &self.next_second)]
+            .into_iter()
+            .chain([("gradient average", &self.next_third)])
+            .find_map(|(name, buffers)| {
+                let b = &buffers[k];
+                b.iter().position(|x| !x.is_finite()).map(|i| (name, i, b[i]))
+            })
+    }
+
+    /// Computes parameter number `k`'s new values from its gradient into `out` (the moments
+    /// into the `next_*` buffers); returns `true` if every value written is finite.
     ///
     /// # Panics
-    /// If `param` and `grad` differ in length from the size given to `new` (an internal bug).
-    pub(crate) fn update(&mut self, config: &Optimizer, k: usize, param: &mut [f32], grad: &[f32]) {
-        assert_eq!(param.len(), grad.len(), "optimizer: parameter and gradient lengths differ");
+    /// If `param`, `grad` and `out` differ in length from the size given to `new` (an internal
+    /// bug).
+    pub(crate) fn update(
+        &mut self,
+        config: &Optimizer,
+        k: usize,
+        param: &[f32],
+        grad: &[f32],
+        out: &mut [f32],
+    ) -> bool {
+        assert!(
+            param.len() == grad.len() && out.len() == grad.len(),
+            "optimizer: parameter, gradient and output lengths differ"
+        );
+        let n = param.len();
+        let mut bad = false;
         match *config {
             Optimizer::Sgd { lr, momentum, nesterov } => {
                 if momentum == 0.0 {
-                    for (p, &g) in param.iter_mut().zip(grad) {
-                        *p -= lr * g;
+                    for i in 0..n {
+                        out[i] = param[i] - lr * grad[i];
+                        bad |= non_finite(out[i]);
                     }
-                    return;
+                    return !bad;
                 }
-                let buf = &mut self.first[k];
-                assert_eq!(buf.len(), param.len(), "optimizer: state size differs");
+                let (buf, next) = (&self.first[k], &mut self.next_first[k]);
+                assert!(buf.len() == n && next.len() == n, "optimizer: state size differs");
                 let first = self.step == 1;
-                for ((p, &g), b) in param.iter_mut().zip(grad).zip(buf.iter_mut()) {
-                    *b = flush(if first { g } else { momentum * *b + g });
-                    let d = if nesterov { g + momentum * *b } else { *b };
-                    *p -= lr * d;
+                for i in 0..n {
+                    let g = grad[i];
+                    let b = flush(if first { g } else { momentum * buf[i] + g });
+                    next[i] = b;
+                    let d = if nesterov { g + momentum * b } else { b };
+                    out[i] = param[i] - lr * d;
+                    bad |= non_finite(out[i]) | non_finite(b);
                 }
             }
             Optimizer::RmsProp { lr, alpha, eps, momentum, centered } => {
-                let sq = &mut self.first[k];
-                assert_eq!(sq.len(), param.len(), "optimizer: state size differs");
-                for (i, (p, &g)) in param.iter_mut().zip(grad).enumerate() {
-                    sq[i] = flush(alpha * sq[i] + (1.0 - alpha) * g * g);
+                let (sq, next_sq) = (&self.first[k], &mut self.next_first[k]);
+                assert!(sq.len() == n && next_sq.len() == n, "optimizer: state size differs");
+                for i in 0..n {
+                    let g = grad[i];
+                    let s = flush(alpha * sq[i] + (1.0 - alpha) * g * g);
+                    next_sq[i] = s;
+                    bad |= non_finite(s);
                     let avg = if centered {
-                        let c = &mut self.third[k][i];
-                        *c = flush(*c + (1.0 - alpha) * (g - *c));
-                        (sq[i] - *c * *c).sqrt() + eps
+                        let c = flush(self.third[k][i] + (1.0 - alpha) * (g - self.third[k][i]));
+                        self.next_third[k][i] = c;
+                        bad |= non_finite(c);
+                        // The variance estimate s - c^2 is >= 0 in exact arithmetic; flushing
+                        // a subnormal s to 0 (where PyTorch keeps it) can leave it below c^2 by
+                        // a subnormal amount, so it is taken as at least 0.
+                        (s - c * c).max(0.0).sqrt() + eps
                     } else {
-                        sq[i].sqrt() + eps
+                        s.sqrt() + eps
                     };
                     if momentum > 0.0 {
-                        let b = &mut self.second[k][i];
-                        *b = flush(momentum * *b + g / avg);
-                        *p -= lr * *b;
+                        let b = flush(momentum * self.second[k][i] + g / avg);
+                        self.next_second[k][i] = b;
+                        bad |= non_finite(b);
+                        out[i] = param[i] - lr * b;
                     } else {
-                        *p -= lr * g / avg;
+                        out[i] = param[i] - lr * g / avg;
                     }
+                    bad |= non_finite(out[i]);
                 }
             }
             Optimizer::Adam { lr: _, beta1, beta2, eps } => {
                 let (step_size, inv_bias2_sqrt) = self.adam_scalars;
-                let (m, v) = (&mut self.first[k], &mut self.second[k]);
+                let (m, v) = (&self.first[k], &self.second[k]);
+                let (next_m, next_v) = (&mut self.next_first[k], &mut self.next_second[k]);
                 assert!(
-                    m.len() == param.len() && v.len() == param.len(),
+                    m.len() == n && v.len() == n && next_m.len() == n && next_v.len() == n,
                     "optimizer: state size differs"
                 );
                 // Indexed over slices of one length (no iterator chain), so that it vectorises.
-                let n = param.len();
-                let (m, v, grad) = (&mut m[..n], &mut v[..n], &grad[..n]);
+                let (m, v, grad, param) = (&m[..n], &v[..n], &grad[..n], &param[..n]);
+                let (next_m, next_v, out) = (&mut next_m[..n], &mut next_v[..n], &mut out[..n]);
                 for i in 0..n {
                     let g = grad[i];
-                    m[i] = flush(m[i] + (1.0 - beta1) * (g - m[i]));
-                    v[i] = flush(beta2 * v[i] + (1.0 - beta2) * g * g);
-                    let denom = v[i].sqrt() * inv_bias2_sqrt + eps;
-                    param[i] -= step_size * m[i] / denom;
+                    let mi = flush(m[i] + (1.0 - beta1) * (g - m[i]));
+                    let vi = flush(beta2 * v[i] + (1.0 - beta2) * g * g);
+                    next_m[i] = mi;
+                    next_v[i] = vi;
+                    let denom = vi.sqrt() * inv_bias2_sqrt + eps;
+                    out[i] = param[i] - step_size * mi / denom;
+                    bad |= non_finite(out[i]) | non_finite(vi) | non_finite(mi);
                 }
             }
         }
+        !bad
     }
 }
 
@@ -359,9 +442,10 @@ mod tests {
         // After one step m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps).
         let config = Optimizer::adam(0.1);
         let mut state = OptimizerState::new(&config, &[2]);
-        let mut p = [1.0f32, -1.0];
+        let mut p = [0.0f32; 2];
         state.begin_step(&config);
-        state.update(&config, 0, &mut p, &[0.5, -3.0]);
+        assert!(state.update(&config, 0, &[1.0, -1.0], &[0.5, -3.0], &mut p));
+        state.commit();
         assert_relative_eq!(p[0], 0.9, max_relative = 1e-6);
         assert_relative_eq!(p[1], -0.9, max_relative = 1e-6);
     }
