@@ -125,19 +125,25 @@ pub fn collect_random_games(
 ) -> Result<(Dataset, RolloutStats)> {
     config.validate()?;
     let (dim, num_actions) = (env.observation_dim(), env.num_actions());
+    if num_actions == 0 || dim == 0 {
+        return Err(Error::EnvCheck {
+            rule: crate::EnvRule::NonEmptySpaces,
+            detail: format!("observation_dim() is {dim} and num_actions() is {num_actions}"),
+        });
+    }
     let mut kept: Vec<f32> = Vec::new();
     let mut actions: Vec<usize> = Vec::new();
     let mut game_obs: Vec<f32> = Vec::new();
     let mut game_actions: Vec<usize> = Vec::new();
     let (mut total, mut accepted_total, mut accepted) = (0.0f64, 0.0f64, 0usize);
-    for _ in 0..config.games {
+    for game in 0..config.games {
         game_obs.clear();
         game_actions.clear();
         let mut observation = env.reset(rng);
         let mut score = 0.0f32;
-        for _ in 0..config.max_steps {
+        for step in 0..config.max_steps {
             let action = rng.random_range(0..num_actions);
-            check_len(observation.view(), dim)?;
+            check_observation(observation.view(), dim, game, step)?;
             game_obs.extend(observation.iter());
             game_actions.push(action);
             let step = env.step(action)?;
@@ -172,7 +178,14 @@ pub fn collect_random_games(
     Ok((Dataset { observations, actions }, stats))
 }
 
-fn check_len(observation: ArrayView1<'_, f32>, dim: usize) -> Result<()> {
+/// Checks an observation the environment returned: its length and finite values (a NaN would
+/// otherwise end up in the training data).
+fn check_observation(
+    observation: ArrayView1<'_, f32>,
+    dim: usize,
+    game: usize,
+    step: usize,
+) -> Result<()> {
     if observation.len() != dim {
         return Err(Error::EnvCheck {
             rule: crate::EnvRule::ObservationLength,
@@ -180,6 +193,12 @@ fn check_len(observation: ArrayView1<'_, f32>, dim: usize) -> Result<()> {
                 "observation of {} values, observation_dim() is {dim}",
                 observation.len()
             ),
+        });
+    }
+    if let Some((i, &v)) = observation.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what: format!("observation[{i}] of game {game}, step {step}"),
+            value: f64::from(v),
         });
     }
     Ok(())
@@ -279,6 +298,13 @@ pub fn train_classifier(
     if data.is_empty() {
         return Err(Error::invalid_config("data", "0 pairs", "needs at least 1 pair to train on"));
     }
+    if data.observations.nrows() != data.actions.len() {
+        return Err(Error::LengthMismatch {
+            what: "dataset observations (rows) vs actions",
+            left: data.observations.nrows(),
+            right: data.actions.len(),
+        });
+    }
     let net = MlpConfig::new(data.observations.ncols(), config.hidden.clone(), num_actions)
         .with_activation(Activation::Relu)
         .with_output(Output::Softmax)
@@ -286,8 +312,9 @@ pub fn train_classifier(
         .with_optimizer(Optimizer::adam(config.learning_rate));
     let mut mlp = Mlp::new(net, rng)?;
     let mut order: Vec<usize> = (0..data.len()).collect();
-    let mut epoch_losses = Vec::with_capacity(config.epochs);
-    let mut labels = Vec::with_capacity(config.batch_size);
+    // Grown as needed: `epochs` and `batch_size` are the user's and may be huge.
+    let mut epoch_losses = Vec::new();
+    let mut labels = Vec::with_capacity(config.batch_size.min(data.len()));
     for _ in 0..config.epochs {
         order.shuffle(rng);
         let (mut total, mut seen) = (0.0f64, 0usize);

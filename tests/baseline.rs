@@ -140,3 +140,79 @@ fn same_seed_same_table() {
     };
     assert_eq!(run(), run());
 }
+
+/// An environment with no actions, or whose observations turn NaN after `nan_after` steps.
+struct Broken {
+    actions: usize,
+    nan_after: usize,
+    steps: usize,
+}
+
+impl deepq::Env for Broken {
+    fn observation_dim(&self) -> usize {
+        1
+    }
+    fn num_actions(&self) -> usize {
+        self.actions
+    }
+    fn reset(&mut self, _: &mut dyn rand::RngCore) -> ndarray::Array1<f32> {
+        self.steps = 0;
+        ndarray::array![0.0]
+    }
+    fn step(&mut self, _: usize) -> deepq::Result<deepq::Step> {
+        self.steps += 1;
+        let v = if self.steps >= self.nan_after { f32::NAN } else { 0.5 };
+        Ok(deepq::Step {
+            observation: ndarray::array![v],
+            reward: 1.0,
+            terminated: false,
+            truncated: false,
+        })
+    }
+}
+
+#[test]
+fn random_games_refuse_an_env_with_no_actions_or_nan_observations() {
+    // Issue 12, D7: 0 actions panicked; NaN observations went into the training data.
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let config = deepq::RolloutConfig::default().with_games(3);
+    let err = deepq::collect_random_games(
+        &mut Broken { actions: 0, nan_after: 9, steps: 0 },
+        &config,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, deepq::Error::EnvCheck { rule: deepq::EnvRule::NonEmptySpaces, .. }),
+        "{err:?}"
+    );
+    let err = deepq::collect_random_games(
+        &mut Broken { actions: 2, nan_after: 3, steps: 0 },
+        &config,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, deepq::Error::NonFinite { ref what, .. } if what.contains("game 0, step 3")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_dataset_whose_rows_and_labels_differ_is_refused() {
+    // Issue 12, D7: train_classifier panicked on it.
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let data = deepq::Dataset { observations: ndarray::Array2::zeros((3, 4)), actions: vec![0, 1] };
+    let err = deepq::train_classifier(&data, 2, &deepq::ClassifierConfig::default(), &mut rng)
+        .unwrap_err();
+    assert!(matches!(err, deepq::Error::LengthMismatch { left: 3, right: 2, .. }), "{err:?}");
+    // Huge epochs and batch sizes are not allocated up front (one epoch of one batch here).
+    let data = deepq::Dataset { observations: ndarray::Array2::zeros((2, 4)), actions: vec![0, 1] };
+    let config = deepq::ClassifierConfig {
+        epochs: 1,
+        batch_size: usize::MAX,
+        hidden: vec![4],
+        ..Default::default()
+    };
+    assert!(deepq::train_classifier(&data, 2, &config, &mut rng).is_ok());
+}

@@ -435,3 +435,79 @@ fn a_diverging_agent_reports_the_step_and_keeps_its_last_good_weights() {
     assert!(agent.greedy_action(obs.view()).unwrap() < 2);
     assert!(agent.gradient_steps() >= 1, "it trained before it diverged");
 }
+
+#[test]
+fn a_memory_smaller_than_a_batch_is_refused() {
+    // Issue 12, D8: the agent then never learned, silently.
+    let mut r = rng(0);
+    let net = deepq::Mlp::new(deepq::MlpConfig::new(4, vec![8], 2), &mut r).unwrap();
+    let memory =
+        deepq::ReplayBuffer::new(deepq::ReplayConfig::default().with_capacity(10)).unwrap();
+    let err = DqnAgent::with_parts(DqnConfig::default().with_batch_size(64), net, memory)
+        .err()
+        .expect("refused");
+    assert!(matches!(err, Error::InvalidConfig { field: "memory", .. }), "{err:?}");
+}
+
+/// A Q-network that answers batches with one row too few (a broken custom network).
+#[derive(Clone)]
+struct ShortRows(deepq::Mlp);
+
+impl QNetwork for ShortRows {
+    fn input_dim(&self) -> usize {
+        self.0.input_dim()
+    }
+    fn num_actions(&self) -> usize {
+        self.0.num_actions()
+    }
+    fn q_values(&self, states: ndarray::ArrayView2<'_, f32>) -> deepq::Result<Array2<f32>> {
+        let q = self.0.q_values(states)?;
+        Ok(q.slice(ndarray::s![1.., ..]).to_owned())
+    }
+    fn q_values_one(
+        &mut self,
+        state: ndarray::ArrayView1<'_, f32>,
+        out: &mut [f32],
+    ) -> deepq::Result<()> {
+        self.0.q_values_one(state, out)
+    }
+    fn train_step(
+        &mut self,
+        states: ndarray::ArrayView2<'_, f32>,
+        actions: &[usize],
+        targets: ndarray::ArrayView1<'_, f32>,
+        weights: Option<ndarray::ArrayView1<'_, f32>>,
+    ) -> deepq::Result<deepq::TrainStats> {
+        self.0.train_step(states, actions, targets, weights)
+    }
+    fn update_from(&mut self, source: &dyn QNetwork, tau: f32) -> deepq::Result<()> {
+        self.0.update_from(source, tau)
+    }
+    fn set_learning_rate(&mut self, lr: f32) -> deepq::Result<()> {
+        self.0.set_learning_rate(lr)
+    }
+    fn parameters(&self) -> Vec<ndarray::ArrayViewD<'_, f32>> {
+        self.0.parameters()
+    }
+}
+
+#[test]
+fn a_custom_network_with_wrongly_shaped_q_values_is_an_error_not_a_panic() {
+    // Issue 12, D8: the Bellman targets indexed past the rows a custom network returned.
+    let mut r = rng(0);
+    let net = ShortRows(deepq::Mlp::new(deepq::MlpConfig::new(4, vec![8], 2), &mut r).unwrap());
+    let memory =
+        deepq::ReplayBuffer::new(deepq::ReplayConfig::default().with_capacity(100)).unwrap();
+    let config = DqnConfig::default().with_batch_size(8).with_learning_starts(8);
+    let mut agent = DqnAgent::with_parts(config, net, memory).unwrap();
+    let mut env = CartPole::v0();
+    let err =
+        train(&mut agent, &mut env, &TrainConfig::default().with_episodes(5), &mut r, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ShapeMismatch { what, .. } if what.contains("next states")),
+        "{err:?}"
+    );
+}

@@ -136,3 +136,15 @@ fn bad_input_is_an_error() {
     assert!(tree.set(1, f64::INFINITY).is_err());
     assert_eq!(tree, before);
 }
+
+#[test]
+fn a_priority_that_would_make_the_total_infinite_is_refused_and_changes_nothing() {
+    // Issue 12, D9: two priorities of f64::MAX made the total infinite.
+    let mut tree = SumTree::new(4).unwrap();
+    tree.set(0, f64::MAX).unwrap();
+    let before = tree.clone();
+    assert!(matches!(tree.set(1, f64::MAX), Err(Error::InvalidPriority { index: 1, .. })));
+    assert_eq!(tree, before);
+    assert!(tree.total().is_finite());
+    tree.set(1, 1.0).unwrap();
+}

@@ -1,6 +1,6 @@
 //! The DQN agent: epsilon-greedy acting, replay memory, Bellman targets, target networks.
 
-use ndarray::{Array1, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1};
 use rand::{Rng, RngCore};
 
 use crate::nn::argmax;
@@ -576,6 +576,13 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
                 rule: "needs at least 1 input and 1 action",
             });
         }
+        if memory.capacity() < config.batch_size {
+            return Err(Error::InvalidConfig {
+                field: "memory",
+                value: format!("capacity {}", memory.capacity()),
+                rule: "must hold at least batch_size transitions, or the agent never learns",
+            });
+        }
         if memory.observation_dim() != observation_dim {
             return Err(Error::InvalidConfig {
                 field: "memory",
@@ -653,9 +660,34 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
     /// Errors of the networks (shape mismatches).
     pub fn bellman_targets(&self, batch: &Batch, targets: &mut Array1<f32>) -> Result<()> {
         let evaluator = self.target.as_ref().unwrap_or(&self.online);
-        let next_q = evaluator.q_values(batch.next_states.view())?;
+        let n = batch.len();
+        if batch.rewards.len() != n || batch.terminated.len() != n || batch.next_states.nrows() != n
+        {
+            return Err(Error::ShapeMismatch {
+                what: "batch".into(),
+                expected: format!("{n} rewards, terminal flags and next states (one per action)"),
+                got: format!(
+                    "{} rewards, {} terminal flags, {} next states",
+                    batch.rewards.len(),
+                    batch.terminated.len(),
+                    batch.next_states.nrows()
+                ),
+            });
+        }
+        let shape = (n, self.num_actions);
+        let checked = |q: Array2<f32>, which: &str| -> Result<Array2<f32>> {
+            if q.dim() != shape {
+                return Err(Error::ShapeMismatch {
+                    what: format!("Q-values of the next states from the {which} network"),
+                    expected: format!("{shape:?}"),
+                    got: format!("{:?}", q.dim()),
+                });
+            }
+            Ok(q)
+        };
+        let next_q = checked(evaluator.q_values(batch.next_states.view())?, "evaluating")?;
         let online_next = if self.config.double_dqn && self.target.is_some() {
-            Some(self.online.q_values(batch.next_states.view())?)
+            Some(checked(self.online.q_values(batch.next_states.view())?, "online")?)
         } else {
             None
         };

@@ -96,7 +96,8 @@ impl SumTree {
     ///
     /// # Errors
     /// [`Error::InvalidIndex`] for `index >= capacity()`, [`Error::InvalidPriority`] for a
-    /// negative or non-finite priority; the tree is then unchanged.
+    /// negative or non-finite priority, or one that would make the total infinite; the tree is
+    /// then unchanged.
     pub fn set(&mut self, index: usize, priority: f64) -> Result<()> {
         if index >= self.capacity {
             return Err(Error::InvalidIndex { index, len: self.capacity });
@@ -104,7 +105,14 @@ impl SumTree {
         if !(priority.is_finite() && priority >= 0.0) {
             return Err(Error::InvalidPriority { index, priority });
         }
+        let previous = self.sums[self.base + index];
         self.update(index, priority);
+        if !self.total().is_finite() {
+            // Restoring the leaf recomputes its ancestors from their children: the tree is
+            // bit for bit as before.
+            self.update(index, previous);
+            return Err(Error::InvalidPriority { index, priority });
+        }
         Ok(())
     }
 
