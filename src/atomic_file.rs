@@ -1,9 +1,13 @@
-//! Writing a file so that a crash never leaves it half-written.
+//! Writing a file so that a crash never leaves it half-written, and reading one that is a file.
 
+#[cfg(feature = "safetensors")]
 use std::ffi::OsString;
 use std::fs;
+#[cfg(feature = "safetensors")]
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "safetensors")]
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
@@ -15,6 +19,7 @@ use crate::error::{Error, Result};
 ///
 /// # Errors
 /// [`Error::Io`] if `path` has no file name or a step fails.
+#[cfg(feature = "safetensors")]
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path.file_name().ok_or_else(|| Error::Io {
         path: path.to_path_buf(),
@@ -47,4 +52,22 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads the whole of `path`, which must be a regular file: a device such as `/dev/zero` (which
+/// would be read until memory runs out) or a FIFO (whose `open` blocks until a writer comes) is
+/// refused with [`Error::Io`] (`InvalidInput`) after a `stat`, before it is opened.
+///
+/// # Errors
+/// [`Error::Io`] if the path is not a regular file or cannot be read.
+pub(crate) fn read_regular_file(path: &Path) -> Result<Vec<u8>> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let meta = fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a device, a FIFO or a directory)",
+        )));
+    }
+    fs::read(path).map_err(io)
 }

@@ -55,7 +55,6 @@
 #![deny(missing_docs)]
 
 mod agent;
-#[cfg(feature = "safetensors")]
 mod atomic_file;
 mod baseline;
 mod env;

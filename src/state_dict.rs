@@ -356,20 +356,7 @@ impl StateDict {
     /// `U64` and `U8`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         use safetensors::tensor::{Dtype, SafeTensors};
-        // The header length is checked here first, so that no length, however crafted,
-        // reaches the parser's arithmetic (which can overflow in debug builds).
-        let stated = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-        match stated {
-            Some(n) if n <= (bytes.len() - 8) as u64 => {}
-            Some(n) => {
-                return Err(invalid(format!(
-                    "not a complete safetensors file: the header length {n} exceeds the {} bytes \
-                     that follow",
-                    bytes.len() - 8
-                )));
-            }
-            None => return Err(invalid(format!("not a safetensors file: {} bytes", bytes.len()))),
-        }
+        check_header_length(bytes).map_err(invalid)?;
         let (header_len, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| invalid(format!("not a complete safetensors file: {e}")))?;
         let mut metadata: BTreeMap<String, String> = header
@@ -427,6 +414,25 @@ impl StateDict {
         }
         Ok(StateDict { tensors, metadata })
     }
+}
+
+/// Checks the 8-byte header length of a safetensors buffer against the bytes that follow, so
+/// that no length, however crafted, reaches the safetensors parser's arithmetic (which can
+/// overflow, and so panic, in debug builds). The reason on error.
+#[cfg(feature = "safetensors")]
+pub(crate) fn check_header_length(bytes: &[u8]) -> std::result::Result<(), String> {
+    let Some(first) = bytes.get(..8) else {
+        return Err(format!("not a safetensors file: {} bytes", bytes.len()));
+    };
+    let stated = u64::from_le_bytes(first.try_into().expect("8 bytes"));
+    let rest = (bytes.len() - 8) as u64;
+    if stated > rest {
+        return Err(format!(
+            "not a complete safetensors file: the header length {stated} exceeds the {rest} bytes \
+             that follow"
+        ));
+    }
+    Ok(())
 }
 
 /// CRC-32C over the metadata (key, value), the tensor descriptors (name, dtype, shape) and the

@@ -171,7 +171,7 @@ pub struct ScalarEvent {
 /// See [`SummaryWriter`].
 pub fn read_scalars(path: impl AsRef<Path>) -> Result<Vec<ScalarEvent>> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = crate::atomic_file::read_regular_file(path)?;
     parse_scalars(&bytes).map_err(|(offset, reason)| Error::InvalidEventFile {
         path: path.to_path_buf(),
         offset,

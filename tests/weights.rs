@@ -308,3 +308,32 @@ fn equal_networks_give_byte_identical_files() {
     assert_eq!(header_len % 8, 0);
     assert_eq!(Mlp::from_safetensors(&a).unwrap().parameters(), make().parameters());
 }
+
+#[test]
+fn a_crafted_header_length_is_an_error_in_every_build() {
+    // Issue 12, D4: a header length near u64::MAX overflowed inside the safetensors parser,
+    // a panic in debug builds (what `cargo test` runs by default).
+    for stated in [u64::MAX, u64::MAX - 7, 1 << 63, 1 << 40, 100] {
+        let mut bytes = stated.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"{}      ");
+        let err = Mlp::from_safetensors(&bytes).unwrap_err();
+        assert!(err.to_string().contains("header length"), "{stated}: {err}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn devices_and_fifos_are_refused_before_they_are_read() {
+    // Issue 12, D10-D12: /dev/zero was read until memory ran out, and a FIFO blocked forever.
+    for path in ["/dev/zero", "/dev/null"] {
+        assert!(matches!(Mlp::load(path), Err(Error::Io { .. })), "{path}");
+        assert!(matches!(deepq::read_scalars(path), Err(Error::Io { .. })), "{path}");
+    }
+    let fifo = std::env::temp_dir().join(format!("deepq-fifo-{}", std::process::id()));
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        assert!(matches!(Mlp::load(&fifo), Err(Error::Io { .. })));
+        assert!(matches!(deepq::read_scalars(&fifo), Err(Error::Io { .. })));
+        std::fs::remove_file(&fifo).ok();
+    }
+}

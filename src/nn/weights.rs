@@ -9,7 +9,6 @@
 //! running state is not saved: a loaded network starts a fresh optimizer.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
@@ -111,7 +110,7 @@ impl Mlp {
     /// [`from_safetensors`](Mlp::from_safetensors).
     pub fn load(path: impl AsRef<Path>) -> Result<Mlp> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let bytes = crate::atomic_file::read_regular_file(path)?;
         parse(&bytes)
             .map_err(|reason| Error::InvalidWeights { origin: path.display().to_string(), reason })
     }
@@ -235,6 +234,7 @@ pub(crate) fn config_from(
 }
 
 fn parse(bytes: &[u8]) -> std::result::Result<Mlp, String> {
+    crate::state_dict::check_header_length(bytes)?;
     let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| format!("not a complete safetensors file: {e}"))?;
     let meta = header.metadata().as_ref().ok_or("the header has no __metadata__")?;

@@ -411,8 +411,7 @@ impl Trainer {
     /// as [`from_bytes`](Trainer::from_bytes).
     pub fn load(path: impl AsRef<Path>) -> Result<Trainer> {
         let path = path.as_ref();
-        let bytes =
-            std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let bytes = crate::atomic_file::read_regular_file(path)?;
         StateDict::from_bytes(&bytes)
             .and_then(|dict| Trainer::from_state_dict(&dict))
             .map_err(|e| with_origin(e, &path.display().to_string()))
