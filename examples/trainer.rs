@@ -64,8 +64,20 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = job::run(&args, &config, job::Outputs::ALL, &mut out)
-        .map_err(|e| -> Box<dyn Error> { e })?;
+    let result = match job::run(&args, &config, job::Outputs::ALL, &mut out) {
+        Ok(result) => result,
+        // A value the library refuses (a network too large to allocate, ...) is a bad flag:
+        // exit status 2 with the message, as clap's own errors.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<deepq::Error>(),
+                Some(deepq::Error::InvalidConfig { .. })
+            ) =>
+        {
+            TrainerArgs::command().error(ErrorKind::ValueValidation, e.to_string()).exit()
+        }
+        Err(e) => return Err(e),
+    };
     writeln!(
         out,
         "{} env steps in {:.1} s; last episode_reward {}, final {}-episode greedy mean {:.1} \

@@ -263,3 +263,29 @@ fn classifier_with_dropout_learns_two_blobs() {
     let correct = p.rows().into_iter().zip(&labels).filter(|(row, l)| row[**l] > 0.5).count();
     assert!(correct >= 60, "{correct} of {n}");
 }
+
+#[test]
+fn a_network_too_large_to_allocate_is_an_error_naming_its_size() {
+    // Issue 12, D3: hidden [usize::MAX] panicked inside ndarray and [1 << 31] aborted in the
+    // allocator; both validate, so the allocation itself must be refused.
+    for hidden in [vec![usize::MAX], vec![1 << 31], vec![1 << 20, 1 << 20]] {
+        let config = MlpConfig::new(4, hidden.clone(), 2);
+        assert!(config.validate().is_ok());
+        let err = Mlp::new(config, &mut rng(0)).unwrap_err();
+        match &err {
+            Error::InvalidConfig { field: "hidden", value, .. } => {
+                assert!(value.contains("parameter"), "{hidden:?}: {value}")
+            }
+            other => panic!("{hidden:?}: {other:?}"),
+        }
+    }
+    let err = deepq::DqnAgent::new(
+        deepq::DqnConfig::default().with_hidden(vec![1 << 31]),
+        4,
+        2,
+        &mut rng(0),
+    )
+    .err()
+    .expect("refused");
+    assert!(matches!(err, Error::InvalidConfig { field: "hidden", .. }), "{err:?}");
+}

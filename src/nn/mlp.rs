@@ -328,6 +328,7 @@ impl Mlp {
     /// [`Error::InvalidConfig`] if the config breaks a rule of [`MlpConfig::validate`].
     pub fn new(config: MlpConfig, rng: &mut dyn RngCore) -> Result<Mlp> {
         config.validate()?;
+        check_allocation(&config)?;
         let mut layers = Vec::with_capacity(config.hidden.len() + 1);
         for (fan_in, fan_out) in config.layer_sizes() {
             let bound = config.init.bound(fan_in, fan_out);
@@ -357,6 +358,7 @@ impl Mlp {
         layers: Vec<(Array2<f32>, Array1<f32>)>,
     ) -> Result<Mlp> {
         config.validate()?;
+        check_allocation(&config)?;
         let sizes = config.layer_sizes();
         if layers.len() != sizes.len() {
             return Err(Error::ShapeMismatch {
@@ -861,6 +863,43 @@ impl Mlp {
             [w.as_slice_mut().expect("contiguous"), b.as_slice_mut().expect("contiguous")]
         })
     }
+}
+
+/// How many copies of the parameters a network keeps at most: the parameters, their gradients,
+/// the buffer a step writes them into, and up to three optimizer moments, each twice (current
+/// and next).
+const PARAMETER_COPIES: usize = 9;
+
+/// Refuses a configuration whose buffers cannot be allocated, before anything is: the parameter
+/// count is computed with checked arithmetic, and the memory for every copy of the parameters
+/// is reserved once (and released) as a probe, so that a size that validates but cannot be
+/// had is an error naming `hidden` and the bytes, not a panic or an abort in the allocator.
+fn check_allocation(config: &MlpConfig) -> Result<()> {
+    let too_large = |detail: String| Error::InvalidConfig {
+        field: "hidden",
+        value: format!("{:?} ({detail})", config.hidden),
+        rule: "the network's buffers could not be allocated",
+    };
+    let mut params = 0usize;
+    for (fan_in, fan_out) in config.layer_sizes() {
+        params = fan_in
+            .checked_mul(fan_out)
+            .and_then(|w| w.checked_add(fan_out))
+            .and_then(|layer| params.checked_add(layer))
+            .ok_or_else(|| too_large("the parameter count overflows usize".into()))?;
+    }
+    let values =
+        params.checked_mul(PARAMETER_COPIES).filter(|&v| v <= isize::MAX as usize / 4).ok_or_else(
+            || too_large(format!("{params} parameters, more bytes than can be addressed")),
+        )?;
+    let mut probe: Vec<f32> = Vec::new();
+    probe.try_reserve_exact(values).map_err(|_| {
+        too_large(format!(
+            "{params} parameters, {} bytes with gradients and optimizer state",
+            4 * values
+        ))
+    })?;
+    Ok(())
 }
 
 /// The dot product of two equally long slices, with eight independent accumulators so that
