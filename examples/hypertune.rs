@@ -102,6 +102,9 @@ struct HypertuneArgs {
     /// Output directory: one trainer job directory per trial, results.json, results.csv.
     #[arg(long, default_value = "runs/hypertune")]
     out: PathBuf,
+    /// Replace the trials of a previous search in --out (passed to every trial's trainer).
+    #[arg(long)]
+    overwrite: bool,
     /// Leave out each trial's GIF and learning-curve plot.
     #[arg(long)]
     light: bool,
@@ -183,6 +186,7 @@ fn trial_args(h: &HypertuneArgs, i: usize, p: &Point) -> TrainerArgs {
         eval_rate: h.eval_rate as usize,
         seed: h.seed + i as u64,
         preset: h.preset,
+        overwrite: h.overwrite,
     }
 }
 

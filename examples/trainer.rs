@@ -66,13 +66,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut out = stdout.lock();
     let result = match job::run(&args, &config, job::Outputs::ALL, &mut out) {
         Ok(result) => result,
-        // A value the library refuses (a network too large to allocate, ...) is a bad flag:
-        // exit status 2 with the message, as clap's own errors.
+        // A value the library refuses (a network too large to allocate, ...) is a bad flag, and
+        // a job-dir that holds a previous run or is in use is a bad --job-dir: exit status 2
+        // with the message, as clap's own errors.
         Err(e)
             if matches!(
                 e.downcast_ref::<deepq::Error>(),
                 Some(deepq::Error::InvalidConfig { .. })
-            ) =>
+            ) || e.downcast_ref::<job::UsageError>().is_some() =>
         {
             TrainerArgs::command().error(ErrorKind::ValueValidation, e.to_string()).exit()
         }

@@ -112,8 +112,12 @@ fn bad_flags_and_values_are_errors() {
     assert!(err.contains("memory_size"), "{err}");
 }
 
-fn run_job(dir: &Path, outputs: job::Outputs) -> job::JobResult {
-    let args = parse(&[
+fn try_job(
+    dir: &Path,
+    outputs: job::Outputs,
+    extra: &[&str],
+) -> Result<(job::JobResult, Vec<u8>), job::JobError> {
+    let mut flags = vec![
         "--episodes=12",
         "--eval_rate=5",
         "--hidden_neurons=16",
@@ -121,12 +125,18 @@ fn run_job(dir: &Path, outputs: job::Outputs) -> job::JobResult {
         "--seed=3",
         "--job-dir",
         dir.to_str().unwrap(),
-    ])
-    .unwrap();
+    ];
+    flags.extend_from_slice(extra);
+    let args = parse(&flags).unwrap();
     let mut config = args.dqn_config().unwrap();
     config.learning_starts = 50; // learn within the few episodes of the test
     let mut out = Vec::new();
-    let result = job::run(&args, &config, outputs, &mut out).unwrap();
+    let result = job::run(&args, &config, outputs, &mut out)?;
+    Ok((result, out))
+}
+
+fn run_job(dir: &Path, outputs: job::Outputs) -> job::JobResult {
+    let (result, out) = try_job(dir, outputs, &[]).unwrap();
     let out = String::from_utf8(out).unwrap();
     let rewards: Vec<&str> = out.lines().filter(|l| l.starts_with("episode_reward=")).collect();
     assert_eq!(rewards.len(), 2, "{out}");
@@ -198,7 +208,7 @@ fn a_job_writes_every_output() {
 }
 
 #[test]
-fn a_job_is_deterministic_and_reruns_replace_its_event_file() {
+fn a_job_is_deterministic_and_never_destroys_a_previous_run() {
     let (a, b) = (temp_dir("det-a"), temp_dir("det-b"));
     let light = job::Outputs { gif: false, plot: false };
     let ra = run_job(&a, light);
@@ -209,13 +219,49 @@ fn a_job_is_deterministic_and_reruns_replace_its_event_file() {
     // The weights, not the file bytes: the safetensors header's metadata order may vary.
     let load = |d: &PathBuf| Mlp::load(d.join("model.safetensors")).unwrap();
     assert!(load(&a).parameters() == load(&b).parameters(), "weights differ");
-    // A second run into the same directory leaves one event file.
-    run_job(&a, light);
-    let events = std::fs::read_dir(&a)
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("events."))
-        .count();
-    assert_eq!(events, 1);
+    // A second run into the same directory is refused and changes nothing (issue 12, D5)...
+    let snapshot = |d: &PathBuf| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&a);
+    let err = try_job(&a, light, &[]).expect_err("a job-dir with a previous run is refused");
+    assert!(err.downcast_ref::<job::UsageError>().is_some(), "{err}");
+    assert!(err.to_string().contains("--overwrite"), "{err}");
+    assert!(snapshot(&a) == before, "the previous run's files are untouched");
+    // ... and with --overwrite it replaces the previous run: one event file, no lock left.
+    try_job(&a, light, &["--overwrite"]).unwrap();
+    let names: Vec<String> = snapshot(&a).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.iter().filter(|n| n.starts_with("events.")).count(), 1, "{names:?}");
+    assert!(!names.iter().any(|n| n == job::LOCK_FILE || n.ends_with(".tmp")), "{names:?}");
+    // A job-dir another run holds is refused.
+    std::fs::write(a.join(job::LOCK_FILE), "1\n").unwrap();
+    let err = try_job(&a, light, &["--overwrite"]).expect_err("locked");
+    assert!(err.to_string().contains("another run"), "{err}");
+    std::fs::remove_file(a.join(job::LOCK_FILE)).unwrap();
+    // A config the library refuses (a memory too large to allocate) fails before the
+    // job-dir is touched.
+    let before = snapshot(&a);
+    let args = parse(&[
+        "--memory_size=18446744073709551615",
+        "--overwrite",
+        "--job-dir",
+        a.to_str().unwrap(),
+    ])
+    .unwrap();
+    let err = job::run(&args, &args.dqn_config().unwrap(), light, &mut Vec::new()).err().unwrap();
+    assert!(
+        matches!(err.downcast_ref::<deepq::Error>(), Some(deepq::Error::InvalidConfig { .. })),
+        "{err}"
+    );
+    assert!(snapshot(&a) == before, "a refused config changes nothing");
     std::fs::remove_dir_all(&a).ok();
     std::fs::remove_dir_all(&b).ok();
 }

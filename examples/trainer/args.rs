@@ -211,6 +211,11 @@ pub struct TrainerArgs {
     /// The configuration the hyperparameter flags override.
     #[arg(long, value_enum, default_value = "default")]
     pub preset: Preset,
+
+    /// Replace the files of a previous run in --job-dir (without it, a job-dir that holds a
+    /// previous run's files is refused, so that a run never destroys another's results).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl TrainerArgs {

@@ -81,9 +81,6 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<JobResult, JobError> {
     let dir = &args.job_dir;
-    fs::create_dir_all(dir)?;
-    remove_old_event_files(dir)?;
-
     let mut env = args.game.make();
     let mut eval_env = args.game.make();
     // The run's RNGs come from `config.seed`: stream 0 trains, stream 1 draws the evaluation
@@ -94,13 +91,19 @@ pub fn run(
         .with_eval(
             EvalConfig::default().with_episodes(1).with_every(Interval::Episodes(args.eval_rate)),
         );
+    // Everything that can refuse the config (validation, allocation) runs before the job
+    // directory is touched.
     let mut trainer =
         Trainer::new(config.clone(), train_config, env.observation_dim(), env.num_actions())?;
+    fs::create_dir_all(dir)?;
+    let _lock = JobLock::acquire(dir)?;
+    clear_previous_run(dir, args.overwrite)?;
 
     // Stable-Baselines3's tags, step = episode (the tutorial's axis), plus `episode_reward`.
     let mut logger = TensorBoardLogger::create(dir)?.with_step(LogStep::Episode);
     let mut csv = BufWriter::new(File::create(dir.join("metrics.csv"))?);
     writeln!(csv, "{METRICS_HEADER}")?;
+    csv.flush()?;
 
     let mut curve = Vec::with_capacity(args.episodes.min(1 << 20));
     let mut evals = Vec::new();
@@ -136,6 +139,8 @@ pub fn run(
                 s.gradient_steps,
                 opt(eval.map(|e| e.1)),
             )?;
+            // A killed run leaves every finished episode's row readable.
+            csv.flush()?;
             curve.push((s.episode_return, s.trailing_mean));
             if args.print_rate > 0 && s.episode.is_multiple_of(args.print_rate) {
                 let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
@@ -181,7 +186,7 @@ pub fn run(
     write_config(&dir.join("config.json"), args, config)?;
     if outputs.plot {
         let svg = learning_curve_svg(args, &env, &curve, &evals);
-        fs::write(dir.join("learning_curve.svg"), svg)?;
+        write_atomic(&dir.join("learning_curve.svg"), svg.as_bytes())?;
     }
     if outputs.gif {
         let frames = record_greedy_episode(agent, args, config.seed)?;
@@ -208,15 +213,102 @@ pub fn run(
     })
 }
 
-/// Removes `events.out.tfevents.*` files left in `dir` by an earlier run, so that TensorBoard
-/// shows this run only.
-fn remove_old_event_files(dir: &Path) -> Result<(), JobError> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with("events.out.tfevents.") {
-            fs::remove_file(entry.path())?;
+/// A usage error of a job (exit status 2 in the trainer): the job directory holds a previous
+/// run, or another run is using it.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for UsageError {}
+
+/// The name of the lock file that marks a job directory in use.
+pub const LOCK_FILE: &str = ".trainer.lock";
+
+/// The lock of a job directory: created with `create_new` (so two runs cannot both hold it)
+/// and removed when the job ends, however it ends.
+struct JobLock(std::path::PathBuf);
+
+impl JobLock {
+    fn acquire(dir: &Path) -> Result<JobLock, JobError> {
+        let path = dir.join(LOCK_FILE);
+        match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                writeln!(file, "{}", std::process::id())?;
+                Ok(JobLock(path))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Box::new(UsageError(format!(
+                    "another run is using {} (its lock {} exists; remove it if no run is)",
+                    dir.display(),
+                    path.display()
+                ))))
+            }
+            Err(e) => Err(e.into()),
         }
     }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Whether `name` is one of the files a job writes.
+fn is_job_output(name: &str) -> bool {
+    name.starts_with("events.out.tfevents.")
+        || [
+            "metrics.csv",
+            "model.safetensors",
+            "config.json",
+            "recording.gif",
+            "learning_curve.svg",
+        ]
+        .contains(&name)
+}
+
+/// A job directory that holds a previous run's files is refused unless `overwrite`, which
+/// removes them first (so that the directory never mixes two runs).
+fn clear_previous_run(dir: &Path, overwrite: bool) -> Result<(), JobError> {
+    let mut previous = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_file() && is_job_output(&name) {
+            previous.push((name, entry.path()));
+        }
+    }
+    if previous.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        let names: Vec<&str> = previous.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Box::new(UsageError(format!(
+            "{} holds a previous run ({}): pass --overwrite to replace it, or choose another \
+             --job-dir",
+            dir.display(),
+            names.join(", ")
+        ))));
+    }
+    for (_, path) in previous {
+        fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it and a rename, so that a crash
+/// never leaves a half-written file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)?;
     Ok(())
 }
 
@@ -280,7 +372,8 @@ pub fn write_gif(path: &Path, frames: &[Frame], delay_cs: u16) -> Result<(), Job
     palette.resize(3 * size, 0);
 
     let (w16, h16) = (u16::try_from(w)?, u16::try_from(h)?);
-    let file = BufWriter::new(File::create(path)?);
+    let tmp = path.with_extension("gif.tmp");
+    let file = BufWriter::new(File::create(&tmp)?);
     let mut encoder = gif::Encoder::new(file, w16, h16, &palette)?;
     encoder.set_repeat(gif::Repeat::Infinite)?;
     let mut previous: Option<&Vec<u8>> = None;
@@ -316,7 +409,11 @@ pub fn write_gif(path: &Path, frames: &[Frame], delay_cs: u16) -> Result<(), Job
         })?;
         previous = Some(pixels);
     }
-    encoder.into_inner()?.flush()?;
+    let mut file = encoder.into_inner()?;
+    file.flush()?;
+    file.get_ref().sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)?;
     Ok(())
 }
 
@@ -369,7 +466,7 @@ fn write_config(path: &Path, args: &TrainerArgs, c: &DqnConfig) -> Result<(), Jo
         "final_eval_episodes": FINAL_EVAL_EPISODES,
         "trailing_window": TRAILING_WINDOW,
     });
-    fs::write(path, serde_json::to_string_pretty(&value)? + "\n")?;
+    write_atomic(path, (serde_json::to_string_pretty(&value)? + "\n").as_bytes())?;
     Ok(())
 }
 
