@@ -240,3 +240,14 @@ fn bad_configs_are_errors() {
     ));
     assert!(ReplayBuffer::new(config.with_capacity(usize::MAX)).is_err());
 }
+
+#[test]
+fn an_observation_size_too_large_to_store_is_named_as_such() {
+    // Issue 12, D13: the error named `capacity` when `observation_dim` was the bad value.
+    let config = ReplayConfig { capacity: 10, observation_dim: usize::MAX / 4, replacement: true };
+    let err = ReplayBuffer::new(config).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { field: "observation_dim", .. }), "{err:?}");
+    let config = ReplayConfig { capacity: usize::MAX / 4, observation_dim: 10, replacement: true };
+    let err = ReplayBuffer::new(config).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { field: "capacity", .. }), "{err:?}");
+}

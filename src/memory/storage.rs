@@ -52,17 +52,24 @@ impl Storage {
                 rule: "must be at least 1",
             });
         }
+        // The field named is the factor that makes the product overflow (the larger one).
         let values = capacity.checked_mul(dim).ok_or_else(|| Error::InvalidConfig {
-            field: "capacity",
-            value: capacity.to_string(),
+            field: if dim > capacity { "observation_dim" } else { "capacity" },
+            value: format!("{} (capacity {capacity}, observation_dim {dim})", capacity.max(dim)),
             rule: "capacity * observation_dim must fit in usize",
         })?;
         Ok(Self {
             dim,
             capacity,
             next: 0,
-            observations: reserve(values, "capacity")?,
-            next_observations: reserve(values, "capacity")?,
+            observations: reserve(
+                values,
+                if dim > capacity { "observation_dim" } else { "capacity" },
+            )?,
+            next_observations: reserve(
+                values,
+                if dim > capacity { "observation_dim" } else { "capacity" },
+            )?,
             actions: reserve(capacity, "capacity")?,
             rewards: reserve(capacity, "capacity")?,
             terminated: reserve(capacity, "capacity")?,
