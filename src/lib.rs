@@ -67,8 +67,8 @@ mod tensorboard;
 mod train;
 
 pub use agent::{
-    Agent, DqnAgent, DqnConfig, Exploration, LearnStats, LearningRateDecay, TargetUpdate,
-    TrainFrequency,
+    Agent, DqnAgent, DqnConfig, Exploration, LearnStats, LearningRateDecay, MAX_GRADIENT_STEPS,
+    TargetUpdate, TrainFrequency,
 };
 pub use baseline::{
     ClassifierConfig, Dataset, RolloutConfig, RolloutStats, collect_random_games, play_classifier,

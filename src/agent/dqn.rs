@@ -114,7 +114,7 @@ pub struct DqnConfig {
     pub learning_starts: usize,
     /// When gradient steps are taken.
     pub train_frequency: TrainFrequency,
-    /// Gradient steps each time training is due.
+    /// Gradient steps each time training is due, 1 to [`MAX_GRADIENT_STEPS`] (10,000).
     pub gradient_steps: usize,
     /// The target network.
     pub target_update: TargetUpdate,
@@ -424,6 +424,13 @@ impl DqnConfig {
         if self.gradient_steps == 0 {
             return Err(Error::invalid_config("gradient_steps", 0, "must be at least 1"));
         }
+        if self.gradient_steps > MAX_GRADIENT_STEPS {
+            return Err(Error::invalid_config(
+                "gradient_steps",
+                self.gradient_steps,
+                "must be at most 10,000 per training call (more would take hours per step)",
+            ));
+        }
         match self.target_update {
             TargetUpdate::Hard { every: 0 } => {
                 return Err(Error::invalid_config("target_update.every", 0, "must be at least 1"));
@@ -446,6 +453,11 @@ impl DqnConfig {
         Ok(())
     }
 }
+
+/// The most gradient steps one training call may take ([`DqnConfig::gradient_steps`]): a
+/// 64-64 network at batch 64 takes about 70 us a step, so 10,000 is already most of a second
+/// per environment step.
+pub const MAX_GRADIENT_STEPS: usize = 10_000;
 
 /// The index of the largest value of a row.
 fn argmax_row(row: ArrayView1<'_, f32>) -> usize {

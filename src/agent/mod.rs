@@ -4,7 +4,10 @@ mod dqn;
 #[cfg(feature = "safetensors")]
 mod dqn_state;
 
-pub use dqn::{DqnAgent, DqnConfig, Exploration, LearningRateDecay, TargetUpdate, TrainFrequency};
+pub use dqn::{
+    DqnAgent, DqnConfig, Exploration, LearningRateDecay, MAX_GRADIENT_STEPS, TargetUpdate,
+    TrainFrequency,
+};
 
 use ndarray::ArrayView1;
 use rand::RngCore;

@@ -197,7 +197,8 @@ impl PrioritizedReplay {
     /// `capacity == 0`, `observation_dim == 0` or a storage too large to allocate.
     pub fn new(config: PrioritizedConfig) -> Result<Self> {
         config.validate()?;
-        let storage = Storage::new(config.capacity, config.observation_dim)?;
+        // The sum tree keeps up to 4 f64 per slot (sums and maxima over a power-of-two width).
+        let storage = Storage::with_extra(config.capacity, config.observation_dim, 32)?;
         let tree = SumTree::new(config.capacity)?;
         let anneal_calls = (config.beta_steps > 0).then_some(0);
         Ok(Self { beta: config.beta_start, config, storage, tree, anneal_calls })

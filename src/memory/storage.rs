@@ -38,6 +38,12 @@ fn reserve<T>(len: usize, field: &'static str) -> Result<Vec<T>> {
 impl Storage {
     /// Allocates the storage of `capacity` transitions of observations of length `dim`.
     pub(crate) fn new(capacity: usize, dim: usize) -> Result<Self> {
+        Self::with_extra(capacity, dim, 0)
+    }
+
+    /// [`new`](Storage::new), checking that `extra_per_slot` more bytes per transition (kept
+    /// by the caller, as a sum tree) can be had as well.
+    pub(crate) fn with_extra(capacity: usize, dim: usize, extra_per_slot: usize) -> Result<Self> {
         if capacity == 0 {
             return Err(Error::InvalidConfig {
                 field: "capacity",
@@ -58,6 +64,24 @@ impl Storage {
             value: format!("{} (capacity {capacity}, observation_dim {dim})", capacity.max(dim)),
             rule: "capacity * observation_dim must fit in usize",
         })?;
+        // What the memory will hold: two observations, an action, a reward and two flags per
+        // transition, plus `extra_per_slot` bytes (a sum tree's). A size that cannot be had is
+        // refused here, before anything is allocated or written.
+        let per_slot = 2 * 4 * dim as u128 + 8 + 4 + 2 + extra_per_slot as u128;
+        let bytes = per_slot * capacity as u128;
+        let field = if dim > capacity { "observation_dim" } else { "capacity" };
+        let refuse = || Error::InvalidConfig {
+            field,
+            value: format!(
+                "{} (capacity {capacity}, observation_dim {dim}: {bytes} bytes)",
+                capacity.max(dim)
+            ),
+            rule: "the replay memory could not be allocated",
+        };
+        let mut probe: Vec<u8> = Vec::new();
+        let probe_len = usize::try_from(bytes).map_err(|_| refuse())?;
+        probe.try_reserve_exact(probe_len).map_err(|_| refuse())?;
+        drop(probe);
         Ok(Self {
             dim,
             capacity,
