@@ -61,6 +61,8 @@ fn every_broken_rule_is_its_own_error_naming_field_and_value() {
         (d().with_memory_size(0), "memory_size", "0"),
         (d().with_hidden(vec![64, 0]), "hidden", "[64, 0]"),
         (DqnConfig { gradient_steps: 0, ..d() }, "gradient_steps", "0"),
+        // Issue 12, D3: 2^31 validated and then ran for hours.
+        (d().with_gradient_steps(1 << 31), "gradient_steps", "2147483648"),
         (DqnConfig { train_frequency: TrainFrequency::Steps(0), ..d() }, "train_frequency", "0"),
         (d().with_target_update(TargetUpdate::Polyak { tau: 0.0 }), "target_update.tau", "0"),
         (d().with_target_update(TargetUpdate::Polyak { tau: 1.5 }), "target_update.tau", "1.5"),
@@ -510,4 +512,22 @@ fn a_custom_network_with_wrongly_shaped_q_values_is_an_error_not_a_panic() {
         matches!(&err, Error::ShapeMismatch { what, .. } if what.contains("next states")),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_replay_memory_too_large_to_allocate_is_refused_naming_its_bytes() {
+    // Issue 12, D3: sizes that validate must be allocated or refused, never abort.
+    for prioritized in [true, false] {
+        let mut config = DqnConfig::default().with_memory_size(1 << 40);
+        if !prioritized {
+            config = config.with_prioritized(None);
+        }
+        let err = DqnAgent::new(config, 4, 2, &mut rng(0)).err().expect("refused");
+        match &err {
+            Error::InvalidConfig { field: "capacity", value, .. } => {
+                assert!(value.contains("bytes"), "{value}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
