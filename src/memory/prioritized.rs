@@ -197,8 +197,11 @@ impl PrioritizedReplay {
     /// `capacity == 0`, `observation_dim == 0` or a storage too large to allocate.
     pub fn new(config: PrioritizedConfig) -> Result<Self> {
         config.validate()?;
-        // The sum tree keeps up to 4 f64 per slot (sums and maxima over a power-of-two width).
-        let storage = Storage::with_extra(config.capacity, config.observation_dim, 32)?;
+        // The sum tree: sums and maxima, 2 * base f64 each, base the capacity rounded up to a
+        // power of two (a capacity too large for that is refused by SumTree::new below).
+        let base = config.capacity.checked_next_power_of_two().unwrap_or(usize::MAX) as u128;
+        let storage =
+            Storage::with_extra(config.capacity, config.observation_dim, 2 * 2 * base * 8)?;
         let tree = SumTree::new(config.capacity)?;
         let anneal_calls = (config.beta_steps > 0).then_some(0);
         Ok(Self { beta: config.beta_start, config, storage, tree, anneal_calls })

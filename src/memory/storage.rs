@@ -6,6 +6,9 @@ use super::{Batch, Transition};
 use crate::state_dict::StateDict;
 use crate::{Error, Result};
 
+/// Bytes beyond a memory's own that its allocation probe asks for (see [`Storage::with_extra`]).
+const HEADROOM: usize = 16 << 20;
+
 /// Fixed-capacity ring storage of transitions.
 ///
 /// Observations of slot `i` live at `observations[i * dim..(i + 1) * dim]` (likewise next
@@ -41,9 +44,9 @@ impl Storage {
         Self::with_extra(capacity, dim, 0)
     }
 
-    /// [`new`](Storage::new), checking that `extra_per_slot` more bytes per transition (kept
-    /// by the caller, as a sum tree) can be had as well.
-    pub(crate) fn with_extra(capacity: usize, dim: usize, extra_per_slot: usize) -> Result<Self> {
+    /// [`new`](Storage::new), checking that `extra_bytes` more (kept by the caller, as a sum
+    /// tree) can be had as well.
+    pub(crate) fn with_extra(capacity: usize, dim: usize, extra_bytes: u128) -> Result<Self> {
         if capacity == 0 {
             return Err(Error::InvalidConfig {
                 field: "capacity",
@@ -65,10 +68,10 @@ impl Storage {
             rule: "capacity * observation_dim must fit in usize",
         })?;
         // What the memory will hold: two observations, an action, a reward and two flags per
-        // transition, plus `extra_per_slot` bytes (a sum tree's). A size that cannot be had is
-        // refused here, before anything is allocated or written.
-        let per_slot = 2 * 4 * dim as u128 + 8 + 4 + 2 + extra_per_slot as u128;
-        let bytes = per_slot * capacity as u128;
+        // transition, plus `extra_bytes` (a sum tree's). A size that cannot be had is refused
+        // here, before anything is allocated or written.
+        let per_slot = 2 * 4 * dim as u128 + 8 + 4 + 2;
+        let bytes = per_slot * capacity as u128 + extra_bytes;
         let field = if dim > capacity { "observation_dim" } else { "capacity" };
         let refuse = || Error::InvalidConfig {
             field,
@@ -78,8 +81,11 @@ impl Storage {
             ),
             rule: "the replay memory could not be allocated",
         };
+        // The probe asks for 16 MiB more than the memory itself, so that the agent's own small
+        // buffers (network, batch) still fit after it: a process at its memory limit is
+        // refused here rather than aborted by a later small allocation.
         let mut probe: Vec<u8> = Vec::new();
-        let probe_len = usize::try_from(bytes).map_err(|_| refuse())?;
+        let probe_len = usize::try_from(bytes + HEADROOM as u128).map_err(|_| refuse())?;
         probe.try_reserve_exact(probe_len).map_err(|_| refuse())?;
         drop(probe);
         Ok(Self {
