@@ -83,6 +83,12 @@ pub struct StateDict {
 }
 
 fn invalid(reason: String) -> Error {
+    invalid_state(reason)
+}
+
+/// An [`Error::InvalidCheckpoint`] about a state dict not (yet) tied to a file: what every
+/// component's `load_state` returns for a piece that does not fit.
+pub(crate) fn invalid_state(reason: String) -> Error {
     Error::InvalidCheckpoint { origin: ORIGIN.into(), reason }
 }
 

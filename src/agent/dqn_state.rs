@@ -7,14 +7,10 @@ use std::collections::HashMap;
 use super::dqn::{
     DqnAgent, DqnConfig, Exploration, LearningRateDecay, TargetUpdate, TrainFrequency,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::memory::{Memory, PrioritizedConfig};
 use crate::nn::{Mlp, mlp_config_from_metadata, mlp_metadata};
-use crate::state_dict::StateDict;
-
-fn invalid(reason: String) -> Error {
-    Error::InvalidCheckpoint { origin: "<state dict>".into(), reason }
-}
+use crate::state_dict::{StateDict, invalid_state as invalid};
 
 impl DqnConfig {
     /// Writes every field under `prefix` (the network's settings in the weights-file layout

@@ -5,7 +5,7 @@ use rand::{Rng, RngCore};
 use super::storage::Storage;
 use super::sum_tree::SumTree;
 use super::{Batch, Memory, Transition, check_batch_size, check_priority_update};
-use crate::state_dict::StateDict;
+use crate::state_dict::{StateDict, invalid_state as invalid};
 use crate::{Error, Result};
 
 /// Settings of a [`PrioritizedReplay`]; the defaults are the paper's proportional variant.
@@ -332,8 +332,6 @@ impl Memory for PrioritizedReplay {
     }
 
     fn load_state(&mut self, prefix: &str, dict: &StateDict) -> Result<()> {
-        let invalid =
-            |reason: String| Error::InvalidCheckpoint { origin: "<state dict>".into(), reason };
         let kind = dict.get(&format!("{prefix}kind"))?;
         if kind != "prioritized" {
             return Err(invalid(format!("the memory saved is {kind:?}, this one is prioritized")));

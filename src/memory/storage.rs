@@ -3,7 +3,7 @@
 use ndarray::ArrayView1;
 
 use super::{Batch, Transition};
-use crate::state_dict::StateDict;
+use crate::state_dict::{StateDict, invalid_state as invalid};
 use crate::{Error, Result};
 
 /// Bytes beyond a memory's own that its allocation probe asks for (see [`Storage::with_extra`]).
@@ -190,10 +190,6 @@ impl Storage {
             batch.truncated[k] = if self.truncated[slot] { 1.0 } else { 0.0 };
         }
     }
-}
-
-fn invalid(reason: String) -> Error {
-    Error::InvalidCheckpoint { origin: "<state dict>".into(), reason }
 }
 
 impl Storage {

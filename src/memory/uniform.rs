@@ -4,8 +4,8 @@ use rand::{Rng, RngCore};
 
 use super::storage::Storage;
 use super::{Batch, Memory, Transition, check_batch_size, check_priority_update};
-use crate::state_dict::StateDict;
-use crate::{Error, Result};
+use crate::Result;
+use crate::state_dict::{StateDict, invalid_state};
 
 /// Settings of a [`ReplayBuffer`].
 ///
@@ -172,10 +172,9 @@ impl Memory for ReplayBuffer {
     fn load_state(&mut self, prefix: &str, dict: &StateDict) -> Result<()> {
         let kind = dict.get(&format!("{prefix}kind"))?;
         if kind != "uniform" {
-            return Err(Error::InvalidCheckpoint {
-                origin: "<state dict>".into(),
-                reason: format!("the memory saved is {kind:?}, this one is uniform"),
-            });
+            return Err(invalid_state(format!(
+                "the memory saved is {kind:?}, this one is uniform"
+            )));
         }
         self.storage = self.storage.load_state(prefix, dict)?;
         Ok(())

@@ -7,12 +7,8 @@ use ndarray::{Array1, Array2};
 
 use super::Mlp;
 use super::weights::{config_from, metadata};
-use crate::error::{Error, Result};
-use crate::state_dict::StateDict;
-
-fn invalid(reason: String) -> Error {
-    Error::InvalidCheckpoint { origin: "<state dict>".into(), reason }
-}
+use crate::error::Result;
+use crate::state_dict::{StateDict, invalid_state as invalid};
 
 impl Mlp {
     /// Writes the parameters (`{prefix}layers.N.weight` `[out, in]`, `{prefix}layers.N.bias`)
