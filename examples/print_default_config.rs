@@ -3,7 +3,7 @@
 //! Prints `DqnConfig::default()` as one JSON object on one line, every field included: the
 //! network (hidden sizes, activation, weight init), the optimizer and its parameters, the
 //! learning-rate decay, the loss,
-//! gradient clipping, gamma, the exploration schedule, replay memory (uniform or prioritized,
+//! gradient clipping, gamma, the n-step return, the exploration schedule, replay memory (uniform or prioritized,
 //! with its alpha, beta schedule and epsilon), learning_starts, the train frequency, gradient
 //! steps per update, the target network update, Double DQN and the truncation rule.
 //!
@@ -140,6 +140,7 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
         loss,
         max_grad_norm,
         gamma,
+        n_step,
         exploration: expl,
         memory_size,
         batch_size,
@@ -163,6 +164,7 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
         format!(r#""loss": "{}""#, loss.name()),
         format!(r#""max_grad_norm": {}"#, max_grad_norm.map_or("null".into(), num)),
         format!(r#""gamma": {}"#, num(*gamma)),
+        format!(r#""n_step": {n_step}"#),
         format!(r#""exploration": {}"#, exploration(expl)),
         format!(r#""memory_size": {memory_size}"#),
         format!(r#""batch_size": {batch_size}"#),

@@ -127,7 +127,7 @@ fn check_resume_is_exact(prioritized: bool) {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect::<Vec<_>>()
     };
-    assert_eq!(memory(&sa).len(), if prioritized { 7 } else { 6 });
+    assert_eq!(memory(&sa).len(), if prioritized { 8 } else { 7 });
     assert_eq!(memory(&sa), memory(&sb), "memory contents");
     assert_same_state(&sa, &sb);
     std::fs::remove_file(&path).ok();
@@ -154,6 +154,29 @@ fn a_loaded_checkpoint_has_the_state_that_was_saved() {
     assert_eq!(loaded.report(), trainer.report());
     assert_eq!(loaded.config(), trainer.config());
     assert_eq!(loaded.agent().config(), trainer.agent().config());
+}
+
+#[test]
+fn a_checkpoint_written_before_n_step_returns_loads_as_one_step() {
+    // What version 1 wrote before `DqnConfig::n_step` and `Batch::steps` existed: the same
+    // state without the config key and the memory's step counts.
+    let trainer = Trainer::from_bytes(&small_checkpoint()).unwrap();
+    let state = trainer.state_dict().unwrap();
+    let mut old = StateDict::new();
+    for (k, v) in state.metadata() {
+        if k != "agent.config.n_step" {
+            old.set(k.clone(), v);
+        }
+    }
+    for (k, t) in state.tensors() {
+        if k != "agent.memory.steps" {
+            old.insert(k.clone(), &t.shape, t.data.clone()).unwrap();
+        }
+    }
+    assert!(old.metadata().len() < state.metadata().len());
+    let loaded = Trainer::from_state_dict(&old).unwrap();
+    assert_eq!(loaded.agent().config().n_step, 1);
+    assert_same_state(&loaded.state_dict().unwrap(), &state);
 }
 
 /// A small checkpoint (a few hundred transitions) for the corruption tests.

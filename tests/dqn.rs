@@ -53,6 +53,8 @@ fn every_broken_rule_is_its_own_error_naming_field_and_value() {
         (d().with_gamma(1.5), "gamma", "1.5"),
         (d().with_gamma(-0.1), "gamma", "-0.1"),
         (d().with_gamma(f32::NAN), "gamma", "NaN"),
+        (d().with_n_step(0), "n_step", "0"),
+        (d().with_n_step(101), "n_step", "101"),
         (d().with_learning_rate(0.0), "optimizer.lr", "0"),
         (d().with_learning_rate(-1e-3), "optimizer.lr", "-0.001"),
         (d().with_learning_rate(f32::INFINITY), "optimizer.lr", "inf"),
@@ -133,6 +135,7 @@ fn manual_batch(terminated: [f32; 3]) -> Batch {
         next_states: array![[0.1, 0.2, 0.3, 0.4], [-0.1, 0.0, 0.2, 0.1], [0.5, -0.5, 0.0, 0.3]],
         terminated: Array1::from(terminated.to_vec()),
         truncated: Array1::zeros(3),
+        steps: vec![1, 1, 1],
         indices: vec![0, 1, 2],
         weights: Array1::ones(3),
     }
@@ -370,6 +373,7 @@ fn every_field_has_a_setter() {
         .with_loss(Loss::Huber)
         .with_max_grad_norm(None)
         .with_gamma(0.9)
+        .with_n_step(4)
         .with_exploration(Exploration::Linear { start: 0.5, end: 0.1, steps: 10 })
         .with_memory_size(100)
         .with_batch_size(4)
@@ -391,6 +395,7 @@ fn every_field_has_a_setter() {
         loss: Loss::Huber,
         max_grad_norm: None,
         gamma: 0.9,
+        n_step: 4,
         exploration: Exploration::Linear { start: 0.5, end: 0.1, steps: 10 },
         memory_size: 100,
         batch_size: 4,

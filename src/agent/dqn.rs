@@ -3,6 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView1};
 use rand::{Rng, RngCore};
 
+use super::n_step::{MAX_N_STEP, NStepWindow, discount_powers};
 use crate::nn::argmax;
 use crate::{
     Activation, Agent, Batch, Error, Init, LearnStats, Loss, Memory, Mlp, MlpConfig, Optimizer,
@@ -101,6 +102,11 @@ pub struct DqnConfig {
     pub max_grad_norm: Option<f32>,
     /// Discount factor, in `[0, 1]`.
     pub gamma: f32,
+    /// Steps per return, 1 to [`MAX_N_STEP`] (100): with `n`, each stored transition carries
+    /// the discounted sum of the next `n` rewards and bootstraps from the observation `n`
+    /// steps later with `gamma^n` (shorter at the end of an episode; see [`Memory::push_n_step`]).
+    /// 1 is the one-step target of the DQN paper.
+    pub n_step: usize,
     /// The epsilon schedule.
     pub exploration: Exploration,
     /// Capacity of the replay memory.
@@ -152,6 +158,7 @@ impl Default for DqnConfig {
             loss: Loss::MaskedMse,
             max_grad_norm: Some(10.0),
             gamma: 0.995,
+            n_step: 1,
             exploration: Exploration::Linear { start: 1.0, end: 0.02, steps: 2_000 },
             memory_size: 200_000,
             batch_size: 64,
@@ -197,6 +204,7 @@ impl DqnConfig {
             loss: Loss::KerasMaskedMse,
             max_grad_norm: None,
             gamma: 0.5,
+            n_step: 1,
             exploration: Exploration::Multiplicative { start: 1.0, floor: 0.0, decay: 0.1 },
             memory_size: 100_000,
             batch_size: 8,
@@ -227,6 +235,12 @@ impl DqnConfig {
     /// Sets `gamma` (default 0.995).
     pub fn with_gamma(mut self, gamma: f32) -> Self {
         self.gamma = gamma;
+        self
+    }
+
+    /// Sets `n_step` (default 1).
+    pub fn with_n_step(mut self, n: usize) -> Self {
+        self.n_step = n;
         self
     }
 
@@ -349,6 +363,9 @@ impl DqnConfig {
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.gamma) {
             return Err(Error::invalid_config("gamma", self.gamma, "must be in [0, 1]"));
+        }
+        if !(1..=MAX_N_STEP).contains(&self.n_step) {
+            return Err(Error::invalid_config("n_step", self.n_step, "must be in 1..=100"));
         }
         self.optimizer.validate()?;
         if let Some(decay) = self.learning_rate_decay {
@@ -523,6 +540,10 @@ pub struct DqnAgent<N: QNetwork + Clone = Mlp, M: Memory = Box<dyn Memory>> {
     pub(super) batch: Batch,
     pub(super) targets: Array1<f32>,
     pub(super) q_one: Vec<f32>,
+    /// The steps of the current episode not yet stored as n-step transitions.
+    pub(super) window: NStepWindow,
+    /// `gamma^k` for `k` in `0..=n_step`.
+    pub(super) discounts: Vec<f32>,
 }
 
 impl DqnAgent {
@@ -613,6 +634,8 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
             batch: Batch::with_capacity(config.batch_size, observation_dim),
             targets: Array1::zeros(config.batch_size),
             q_one: vec![0.0; num_actions],
+            window: NStepWindow::new(config.n_step, observation_dim, config.gamma),
+            discounts: discount_powers(config.gamma, config.n_step),
             config,
             online,
             target,
@@ -673,16 +696,23 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
     pub fn bellman_targets(&self, batch: &Batch, targets: &mut Array1<f32>) -> Result<()> {
         let evaluator = self.target.as_ref().unwrap_or(&self.online);
         let n = batch.len();
-        if batch.rewards.len() != n || batch.terminated.len() != n || batch.next_states.nrows() != n
+        if batch.rewards.len() != n
+            || batch.terminated.len() != n
+            || batch.next_states.nrows() != n
+            || !(batch.steps.is_empty() || batch.steps.len() == n)
         {
             return Err(Error::ShapeMismatch {
                 what: "batch".into(),
-                expected: format!("{n} rewards, terminal flags and next states (one per action)"),
+                expected: format!(
+                    "{n} rewards, terminal flags, next states and step counts (or none) (one per \
+                     action)"
+                ),
                 got: format!(
-                    "{} rewards, {} terminal flags, {} next states",
+                    "{} rewards, {} terminal flags, {} next states, {} step counts",
                     batch.rewards.len(),
                     batch.terminated.len(),
-                    batch.next_states.nrows()
+                    batch.next_states.nrows(),
+                    batch.steps.len()
                 ),
             });
         }
@@ -706,15 +736,21 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
         if targets.len() != batch.len() {
             *targets = Array1::zeros(batch.len());
         }
-        let gamma = self.config.gamma;
         for i in 0..batch.len() {
             let row = next_q.row(i);
             let next_value = match &online_next {
                 Some(online) => row[argmax_row(online.row(i))],
                 None => row.iter().copied().fold(f32::NEG_INFINITY, f32::max),
             };
-            // y = r + gamma * (1 - terminated) * max_a Q_target(s', a)
-            targets[i] = batch.rewards[i] + gamma * (1.0 - batch.terminated[i]) * next_value;
+            // y = r + gamma^k * (1 - terminated) * max_a Q_target(s', a), k the steps spanned
+            let discount = match batch.steps.get(i) {
+                None | Some(1) => self.config.gamma,
+                Some(&k) => match self.discounts.get(k) {
+                    Some(&d) => d,
+                    None => discount_powers(self.config.gamma, k)[k],
+                },
+            };
+            targets[i] = batch.rewards[i] + discount * (1.0 - batch.terminated[i]) * next_value;
         }
         Ok(())
     }
@@ -863,7 +899,19 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
             return Err(Error::InvalidAction { action: t.action, num_actions: self.num_actions });
         }
         let terminated = t.terminated || (self.config.truncation_as_termination && t.truncated);
-        self.memory.push(Transition { terminated, ..t })?;
+        if self.config.n_step == 1 {
+            self.memory.push(Transition { terminated, ..t })?;
+        } else {
+            self.check_observation("observation", t.observation)?;
+            self.check_observation("next_observation", t.next_observation)?;
+            if !t.reward.is_finite() {
+                return Err(Error::NonFinite {
+                    what: "transition reward".into(),
+                    value: f64::from(t.reward),
+                });
+            }
+            self.window.push(&Transition { terminated, ..t }, &mut self.memory)?;
+        }
         self.env_steps += 1;
         if t.terminated || t.truncated {
             self.episodes += 1;

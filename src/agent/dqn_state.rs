@@ -26,6 +26,7 @@ impl DqnConfig {
             loss,
             max_grad_norm,
             gamma,
+            n_step,
             exploration,
             memory_size,
             batch_size,
@@ -54,6 +55,7 @@ impl DqnConfig {
         dict.set_option(key("learning_rate_decay.end"), learning_rate_decay.map(|d| d.end));
         dict.set_option(key("learning_rate_decay.steps"), learning_rate_decay.map(|d| d.steps));
         dict.set(key("gamma"), gamma);
+        dict.set(key("n_step"), n_step);
         match *exploration {
             Exploration::Multiplicative { start, floor, decay } => {
                 dict.set(key("exploration"), "multiplicative");
@@ -166,6 +168,12 @@ impl DqnConfig {
             loss: net.loss,
             max_grad_norm: net.max_grad_norm,
             gamma: dict.parse(&key("gamma"))?,
+            // A checkpoint written before n-step returns existed is one-step.
+            n_step: if dict.metadata().contains_key(&key("n_step")) {
+                dict.parse(&key("n_step"))?
+            } else {
+                1
+            },
             exploration,
             memory_size: dict.parse(&key("memory_size"))?,
             batch_size: dict.parse(&key("batch_size"))?,
@@ -207,6 +215,9 @@ impl<M: Memory> DqnAgent<Mlp, M> {
         dict.set(key("gradient_steps"), self.gradient_steps);
         dict.set_option(key("learned_at_step"), self.learned_at_step);
         dict.set(key("episode_ended"), self.episode_ended);
+        if self.config.n_step > 1 {
+            self.window.save_state(&key("n_step."), dict)?;
+        }
         Ok(())
     }
 }
@@ -259,6 +270,7 @@ impl DqnAgent {
         agent.gradient_steps = dict.parse(&key("gradient_steps"))?;
         agent.learned_at_step = dict.parse_option(&key("learned_at_step"))?;
         agent.episode_ended = dict.parse(&key("episode_ended"))?;
+        agent.window = agent.window.load_state(&key("n_step."), dict, num_actions)?;
         Ok(agent)
     }
 }

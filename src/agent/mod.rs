@@ -3,11 +3,13 @@
 mod dqn;
 #[cfg(feature = "safetensors")]
 mod dqn_state;
+mod n_step;
 
 pub use dqn::{
     DqnAgent, DqnConfig, Exploration, LearningRateDecay, MAX_GRADIENT_STEPS, TargetUpdate,
     TrainFrequency,
 };
+pub use n_step::MAX_N_STEP;
 
 use ndarray::ArrayView1;
 use rand::RngCore;

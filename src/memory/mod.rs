@@ -88,6 +88,11 @@ pub struct Batch {
     /// 1.0 where the episode was truncated after the transition, else 0.0. The Bellman target
     /// does not use it (it bootstraps through truncation); it is here for completeness.
     pub truncated: Array1<f32>,
+    /// The environment steps each sample spans: 1 for a one-step transition, `k` for an n-step
+    /// transition whose reward sums `k` discounted rewards (see [`Memory::push_n_step`]). The
+    /// Bellman target discounts the bootstrap by `gamma^k`. A memory that leaves it empty
+    /// gives one-step transitions.
+    pub steps: Vec<usize>,
     /// The storage slot of each sample: pass them back to [`Memory::update_priorities`].
     pub indices: Vec<usize>,
     /// Importance-sampling weights: all 1 for uniform memory, max-normalised to 1 for
@@ -116,6 +121,7 @@ impl Batch {
             next_states: matrix(observation_dim),
             terminated: vector(),
             truncated: vector(),
+            steps: Vec::with_capacity(batch_size),
             indices: Vec::with_capacity(batch_size),
             weights: vector(),
         }
@@ -141,6 +147,7 @@ impl Batch {
         reshape1(&mut self.truncated, batch_size);
         reshape1(&mut self.weights, batch_size);
         self.actions.resize(batch_size, 0);
+        self.steps.resize(batch_size, 1);
         self.indices.resize(batch_size, 0);
     }
 }
@@ -224,6 +231,30 @@ pub trait Memory {
     /// NaN or infinite value; the memory is unchanged.
     fn push(&mut self, transition: Transition<'_>) -> Result<()>;
 
+    /// Stores an n-step transition: its `reward` is the discounted sum
+    /// `r_1 + gamma r_2 + ... + gamma^(steps-1) r_steps` of `steps` environment steps, its
+    /// `next_observation` the observation `steps` steps after its `observation`, and
+    /// `terminated` whether the last of those steps terminated. Sampled, it reports `steps` in
+    /// [`Batch::steps`]. [`ReplayBuffer`] and [`PrioritizedReplay`] implement it; the provided
+    /// method stores one-step transitions (`steps == 1`) with [`push`](Memory::push) and
+    /// returns [`Error::Unsupported`] for longer ones.
+    ///
+    /// # Errors
+    /// As [`push`](Memory::push); [`Error::InvalidConfig`] for `steps` of 0 or above 65,535.
+    fn push_n_step(&mut self, transition: Transition<'_>, steps: usize) -> Result<()> {
+        match steps {
+            1 => self.push(transition),
+            0 => Err(Error::InvalidConfig {
+                field: "steps",
+                value: "0".into(),
+                rule: "a transition spans 1 to 65,535 environment steps",
+            }),
+            _ => Err(Error::Unsupported {
+                what: "n-step transitions in this Memory (implement Memory::push_n_step)".into(),
+            }),
+        }
+    }
+
     /// The number of stored transitions.
     fn len(&self) -> usize;
 
@@ -304,6 +335,10 @@ impl<M: Memory + ?Sized> Memory for Box<M> {
 
     fn push(&mut self, transition: Transition<'_>) -> Result<()> {
         (**self).push(transition)
+    }
+
+    fn push_n_step(&mut self, transition: Transition<'_>, steps: usize) -> Result<()> {
+        (**self).push_n_step(transition, steps)
     }
 
     fn len(&self) -> usize {

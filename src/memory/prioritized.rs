@@ -264,8 +264,12 @@ impl Memory for PrioritizedReplay {
     }
 
     fn push(&mut self, transition: Transition<'_>) -> Result<()> {
+        self.push_n_step(transition, 1)
+    }
+
+    fn push_n_step(&mut self, transition: Transition<'_>, steps: usize) -> Result<()> {
         let priority = if self.storage.len() == 0 { 1.0 } else { self.tree.max() };
-        let slot = self.storage.push(transition)?;
+        let slot = self.storage.push(transition, steps)?;
         self.tree.update(slot, priority);
         Ok(())
     }

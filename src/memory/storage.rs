@@ -26,6 +26,8 @@ pub(crate) struct Storage {
     rewards: Vec<f32>,
     terminated: Vec<bool>,
     truncated: Vec<bool>,
+    /// Environment steps each transition spans (1, or `n` for an n-step transition).
+    steps: Vec<u32>,
 }
 
 fn reserve<T>(len: usize, field: &'static str) -> Result<Vec<T>> {
@@ -67,10 +69,10 @@ impl Storage {
             value: format!("{} (capacity {capacity}, observation_dim {dim})", capacity.max(dim)),
             rule: "capacity * observation_dim must fit in usize",
         })?;
-        // What the memory will hold: two observations, an action, a reward and two flags per
-        // transition, plus `extra_bytes` (a sum tree's). A size that cannot be had is refused
+        // What the memory will hold: two observations, an action, a reward, two flags and a
+        // step count per transition, plus `extra_bytes` (a sum tree's). A size that cannot be had is refused
         // here, before anything is allocated or written.
-        let per_slot = 2 * 4 * dim as u128 + 8 + 4 + 2;
+        let per_slot = 2 * 4 * dim as u128 + 8 + 4 + 2 + 4;
         let bytes = per_slot * capacity as u128 + extra_bytes;
         let field = if dim > capacity { "observation_dim" } else { "capacity" };
         let refuse = || Error::InvalidConfig {
@@ -104,6 +106,7 @@ impl Storage {
             rewards: reserve(capacity, "capacity")?,
             terminated: reserve(capacity, "capacity")?,
             truncated: reserve(capacity, "capacity")?,
+            steps: reserve(capacity, "capacity")?,
         })
     }
 
@@ -145,9 +148,11 @@ impl Storage {
         Ok(())
     }
 
-    /// Validates and stores a transition; returns the slot it was written to.
-    pub(crate) fn push(&mut self, t: Transition<'_>) -> Result<usize> {
+    /// Validates and stores a transition that spans `steps` environment steps; returns the
+    /// slot it was written to.
+    pub(crate) fn push(&mut self, t: Transition<'_>, steps: usize) -> Result<usize> {
         self.validate(&t)?;
+        let steps = check_steps(steps)?;
         let slot = self.next;
         if self.len() < self.capacity {
             // Still filling: `slot == len`, and every vector has reserved room.
@@ -157,6 +162,7 @@ impl Storage {
             self.rewards.push(t.reward);
             self.terminated.push(t.terminated);
             self.truncated.push(t.truncated);
+            self.steps.push(steps);
         } else {
             let row = slot * self.dim..(slot + 1) * self.dim;
             assign(&mut self.observations[row.clone()], &t.observation);
@@ -165,6 +171,7 @@ impl Storage {
             self.rewards[slot] = t.reward;
             self.terminated[slot] = t.terminated;
             self.truncated[slot] = t.truncated;
+            self.steps[slot] = steps;
         }
         self.next = if slot + 1 == self.capacity { 0 } else { slot + 1 };
         Ok(slot)
@@ -188,6 +195,7 @@ impl Storage {
             batch.rewards[k] = self.rewards[slot];
             batch.terminated[k] = if self.terminated[slot] { 1.0 } else { 0.0 };
             batch.truncated[k] = if self.truncated[slot] { 1.0 } else { 0.0 };
+            batch.steps[k] = self.steps[slot] as usize;
         }
     }
 }
@@ -209,6 +217,8 @@ impl Storage {
         let flags = |v: &[bool]| v.iter().map(|&b| u8::from(b)).collect::<Vec<u8>>();
         dict.insert_u8(format!("{prefix}terminated"), &[len], flags(&self.terminated))?;
         dict.insert_u8(format!("{prefix}truncated"), &[len], flags(&self.truncated))?;
+        let steps = self.steps.iter().map(|&k| u64::from(k)).collect();
+        dict.insert_u64(format!("{prefix}steps"), &[len], steps)?;
         Ok(())
     }
 
@@ -238,6 +248,14 @@ impl Storage {
         let rewards = dict.f32(&format!("{prefix}rewards"), &[len])?;
         let terminated = dict.u8(&format!("{prefix}terminated"), &[len])?;
         let truncated = dict.u8(&format!("{prefix}truncated"), &[len])?;
+        // A state saved before n-step transitions existed has no step counts: every
+        // transition then spans one step.
+        let steps_key = format!("{prefix}steps");
+        let steps = if dict.tensors().contains_key(&steps_key) {
+            Some(dict.u64(&steps_key, &[len])?)
+        } else {
+            None
+        };
         let finite = |name: &str, v: &[f32]| match v.iter().position(|x| !x.is_finite()) {
             Some(i) => Err(invalid(format!("memory {name}[{i}] = {} is not finite", v[i]))),
             None => Ok(()),
@@ -269,6 +287,17 @@ impl Storage {
         out.terminated.reserve_exact(capacity - len);
         out.truncated = flags("truncated", truncated)?;
         out.truncated.reserve_exact(capacity - len);
+        match steps {
+            Some(steps) => {
+                for (i, &k) in steps.iter().enumerate() {
+                    let k = usize::try_from(k).ok().and_then(|k| check_steps(k).ok()).ok_or_else(
+                        || invalid(format!("memory steps[{i}] = {k} is not in 1..={MAX_STEPS}")),
+                    )?;
+                    out.steps.push(k);
+                }
+            }
+            None => out.steps.resize(len, 1),
+        }
         Ok(out)
     }
 }
@@ -292,7 +321,23 @@ impl Clone for Storage {
             rewards: copy(&self.rewards, self.capacity),
             terminated: copy(&self.terminated, self.capacity),
             truncated: copy(&self.truncated, self.capacity),
+            steps: copy(&self.steps, self.capacity),
         }
+    }
+}
+
+/// The most environment steps one stored transition may span.
+pub(crate) const MAX_STEPS: usize = u16::MAX as usize;
+
+fn check_steps(steps: usize) -> Result<u32> {
+    if (1..=MAX_STEPS).contains(&steps) {
+        Ok(steps as u32)
+    } else {
+        Err(Error::InvalidConfig {
+            field: "steps",
+            value: steps.to_string(),
+            rule: "a transition spans 1 to 65,535 environment steps",
+        })
     }
 }
 
@@ -336,7 +381,7 @@ mod tests {
         let ptr = storage.observations.as_ptr();
         let (o, n) = (array![1.0f32, 2.0], array![3.0f32, 4.0]);
         for a in 0..23 {
-            storage.push(transition(&o, &n, a)).unwrap();
+            storage.push(transition(&o, &n, a), 1).unwrap();
         }
         assert_eq!(storage.observations.as_ptr(), ptr);
         assert_eq!(storage.observations.capacity(), 10);
@@ -354,14 +399,17 @@ mod tests {
         let n = array![3.0f32, 4.0];
         for _ in 0..3 {
             storage
-                .push(Transition {
-                    observation: strided,
-                    action: 0,
-                    reward: 0.0,
-                    next_observation: n.view(),
-                    terminated: false,
-                    truncated: false,
-                })
+                .push(
+                    Transition {
+                        observation: strided,
+                        action: 0,
+                        reward: 0.0,
+                        next_observation: n.view(),
+                        terminated: false,
+                        truncated: false,
+                    },
+                    1,
+                )
                 .unwrap();
         }
         assert_eq!(storage.observations, vec![1.0, 2.0, 1.0, 2.0]);

@@ -126,7 +126,11 @@ impl Memory for ReplayBuffer {
     }
 
     fn push(&mut self, transition: Transition<'_>) -> Result<()> {
-        self.storage.push(transition).map(|_| ())
+        self.storage.push(transition, 1).map(|_| ())
+    }
+
+    fn push_n_step(&mut self, transition: Transition<'_>, steps: usize) -> Result<()> {
+        self.storage.push(transition, steps).map(|_| ())
     }
 
     fn len(&self) -> usize {
