@@ -232,6 +232,7 @@ fn sb3_zoo_config(seed: u64) -> DqnConfig {
         max_grad_norm: Some(10.0),
         gamma: 0.99,
         n_step: 1,
+        value_bounds: deepq::ValueBounds::None,
         exploration: Exploration::Linear { start: 1.0, end: 0.04, steps: 8_000 },
         memory_size: 100_000,
         batch_size: 64,

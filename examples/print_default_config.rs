@@ -27,7 +27,7 @@ use std::error::Error;
 
 use deepq::{
     DqnConfig, Exploration, LearningRateDecay, Optimizer, PrioritizedConfig, TargetUpdate,
-    TrainFrequency,
+    TrainFrequency, ValueBounds,
 };
 
 /// A JSON number for an `f32`: its shortest round-trip decimal (always finite here, as the
@@ -129,6 +129,16 @@ fn prioritized(p: &Option<PrioritizedConfig>) -> String {
     }
 }
 
+fn value_bounds_json(bounds: &ValueBounds) -> String {
+    match *bounds {
+        ValueBounds::None => r#""none""#.into(),
+        ValueBounds::ObservedRewards => r#""observed_rewards""#.into(),
+        ValueBounds::Fixed { min, max } => {
+            format!(r#"{{"kind": "fixed", "min": {}, "max": {}}}"#, num(min), num(max))
+        }
+    }
+}
+
 /// The JSON object of a config.
 fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
     let DqnConfig {
@@ -152,6 +162,7 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
         double_dqn,
         prioritized: per,
         truncation_as_termination,
+        value_bounds,
         seed,
     } = config;
     let hidden: Vec<String> = hidden.iter().map(ToString::to_string).collect();
@@ -176,6 +187,7 @@ fn to_json(config: &DqnConfig) -> Result<String, Box<dyn Error>> {
         format!(r#""double_dqn": {double_dqn}"#),
         format!(r#""prioritized": {}"#, prioritized(per)),
         format!(r#""truncation_as_termination": {truncation_as_termination}"#),
+        format!(r#""value_bounds": {}"#, value_bounds_json(value_bounds)),
         format!(r#""seed": {seed}"#),
     ];
     Ok(format!("{{{}}}", fields.join(", ")))

@@ -68,7 +68,7 @@ mod train;
 
 pub use agent::{
     Agent, DqnAgent, DqnConfig, Exploration, LearnStats, LearningRateDecay, MAX_GRADIENT_STEPS,
-    MAX_N_STEP, TargetUpdate, TrainFrequency,
+    MAX_N_STEP, TargetUpdate, TrainFrequency, ValueBounds,
 };
 pub use baseline::{
     ClassifierConfig, Dataset, RolloutConfig, RolloutStats, collect_random_games, play_classifier,

@@ -5,7 +5,7 @@ use approx::assert_relative_eq;
 use deepq::{
     Activation, Agent, Batch, CartPole, DqnAgent, DqnConfig, Env, Error, Exploration, Init,
     LearningRateDecay, Loss, Memory, Optimizer, PrioritizedConfig, QNetwork, TargetUpdate,
-    TrainConfig, TrainFrequency, Transition, train,
+    TrainConfig, TrainFrequency, Transition, ValueBounds, train,
 };
 use ndarray::{Array1, Array2, array};
 use rand::SeedableRng;
@@ -385,6 +385,7 @@ fn every_field_has_a_setter() {
         .with_double_dqn(false)
         .with_prioritized(None)
         .with_truncation_as_termination(true)
+        .with_value_bounds(ValueBounds::Fixed { min: -1.0, max: 2.0 })
         .with_seed(9);
     let expected = DqnConfig {
         hidden: vec![8],
@@ -407,6 +408,7 @@ fn every_field_has_a_setter() {
         double_dqn: false,
         prioritized: None,
         truncation_as_termination: true,
+        value_bounds: ValueBounds::Fixed { min: -1.0, max: 2.0 },
         seed: 9,
     };
     assert_eq!(config, expected);

@@ -37,6 +37,34 @@ pub enum Exploration {
     },
 }
 
+/// Bounds on the bootstrap value `Q_target(s', a')` of the Bellman target.
+///
+/// No discounted return of rewards in `[r_min, r_max]` leaves
+/// `[min(0, r_min) / (1 - gamma), max(0, r_max) / (1 - gamma)]` (0 is in the range because an
+/// episode may end, after which nothing is earned). A bootstrap value outside that range is
+/// an estimation error, and on tasks whose recent episodes all end by truncation nothing else
+/// holds it back: the Bellman equation on truncated trajectories is also solved by values that
+/// grow like `gamma^-t` along them, and a network drifting into such a solution takes Q-values
+/// to millions while its greedy policy still plays well (measured on CartPole, see
+/// [`DqnConfig::default`]). Clipping the bootstrap value to the range removes that solution.
+/// The network's own outputs are not clipped: [`ValueStats`](crate::ValueStats) still shows
+/// what it estimates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueBounds {
+    /// No bound (the DQN paper).
+    None,
+    /// The range from the smallest and largest reward the agent has observed so far (no bound
+    /// before the first reward, none with `gamma = 1`).
+    ObservedRewards,
+    /// A range of your own, `min <= max`, both finite.
+    Fixed {
+        /// The smallest bootstrap value.
+        min: f32,
+        /// The largest bootstrap value.
+        max: f32,
+    },
+}
+
 /// How the target network `Q_target` of the Bellman target is kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TargetUpdate {
@@ -132,6 +160,8 @@ pub struct DqnConfig {
     /// Treat a time-limit truncation as termination (no bootstrap), as the tutorial did. `false`
     /// (bootstrap through truncation) is correct; `true` is kept to reproduce the tutorial.
     pub truncation_as_termination: bool,
+    /// Bounds on the bootstrap value of the Bellman target (see [`ValueBounds`]).
+    pub value_bounds: ValueBounds,
     /// Seed of a run with this config. [`Trainer::new`](crate::Trainer::new) seeds the run's
     /// RNG (`ChaCha8Rng::seed_from_u64(seed)`) from it, draws the network's weights and then
     /// trains from that RNG. [`DqnAgent::new`] draws from the RNG it is given instead, so that
@@ -170,6 +200,7 @@ impl Default for DqnConfig {
             double_dqn: true,
             prioritized: Some(PrioritizedConfig::default().with_beta_steps(30_000)),
             truncation_as_termination: false,
+            value_bounds: ValueBounds::None,
             seed: 0,
         }
     }
@@ -216,6 +247,7 @@ impl DqnConfig {
             double_dqn: false,
             prioritized: None,
             truncation_as_termination: true,
+            value_bounds: ValueBounds::None,
             seed: 0,
         }
     }
@@ -347,6 +379,12 @@ impl DqnConfig {
         self
     }
 
+    /// Sets `value_bounds`.
+    pub fn with_value_bounds(mut self, bounds: ValueBounds) -> Self {
+        self.value_bounds = bounds;
+        self
+    }
+
     /// Sets `truncation_as_termination` (default `false`: bootstrap through truncation).
     pub fn with_truncation_as_termination(mut self, on: bool) -> Self {
         self.truncation_as_termination = on;
@@ -467,6 +505,15 @@ impl DqnConfig {
         if let Some(p) = &self.prioritized {
             p.clone().with_capacity(self.memory_size).validate()?;
         }
+        if let ValueBounds::Fixed { min, max } = self.value_bounds
+            && !(min.is_finite() && max.is_finite() && min <= max)
+        {
+            return Err(Error::InvalidConfig {
+                field: "value_bounds",
+                value: format!("Fixed {{ min: {min}, max: {max} }}"),
+                rule: "min and max must be finite with min <= max",
+            });
+        }
         Ok(())
     }
 }
@@ -544,6 +591,8 @@ pub struct DqnAgent<N: QNetwork + Clone = Mlp, M: Memory = Box<dyn Memory>> {
     pub(super) window: NStepWindow,
     /// `gamma^k` for `k` in `0..=n_step`.
     pub(super) discounts: Vec<f32>,
+    /// The smallest and largest reward observed (`+inf` and `-inf` before the first).
+    pub(super) reward_range: (f32, f32),
 }
 
 impl DqnAgent {
@@ -636,6 +685,7 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
             q_one: vec![0.0; num_actions],
             window: NStepWindow::new(config.n_step, observation_dim, config.gamma),
             discounts: discount_powers(config.gamma, config.n_step),
+            reward_range: (f32::INFINITY, f32::NEG_INFINITY),
             config,
             online,
             target,
@@ -736,11 +786,19 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
         if targets.len() != batch.len() {
             *targets = Array1::zeros(batch.len());
         }
+        let (low, high) = self.bootstrap_bounds();
         for i in 0..batch.len() {
             let row = next_q.row(i);
             let next_value = match &online_next {
                 Some(online) => row[argmax_row(online.row(i))],
                 None => row.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            };
+            let next_value = if next_value < low {
+                low
+            } else if next_value > high {
+                high
+            } else {
+                next_value
             };
             // y = r + gamma^k * (1 - terminated) * max_a Q_target(s', a), k the steps spanned
             let discount = match batch.steps.get(i) {
@@ -753,6 +811,29 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
             targets[i] = batch.rewards[i] + discount * (1.0 - batch.terminated[i]) * next_value;
         }
         Ok(())
+    }
+
+    /// The range the bootstrap values are clipped to (infinite when unbounded).
+    pub fn bootstrap_bounds(&self) -> (f32, f32) {
+        let unbounded = (f32::NEG_INFINITY, f32::INFINITY);
+        match self.config.value_bounds {
+            ValueBounds::None => unbounded,
+            ValueBounds::Fixed { min, max } => (min, max),
+            ValueBounds::ObservedRewards => {
+                let (r_min, r_max) = self.reward_range;
+                let horizon = 1.0 - self.config.gamma;
+                if r_min > r_max || horizon <= 0.0 {
+                    return unbounded;
+                }
+                (r_min.min(0.0) / horizon, r_max.max(0.0) / horizon)
+            }
+        }
+    }
+
+    /// The smallest and largest reward observed so far, `None` before the first.
+    pub fn reward_range(&self) -> Option<(f32, f32)> {
+        let (low, high) = self.reward_range;
+        (low <= high).then_some((low, high))
     }
 
     fn learning_started(&self) -> bool {
@@ -912,6 +993,7 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
             }
             self.window.push(&Transition { terminated, ..t }, &mut self.memory)?;
         }
+        self.reward_range = (self.reward_range.0.min(t.reward), self.reward_range.1.max(t.reward));
         self.env_steps += 1;
         if t.terminated || t.truncated {
             self.episodes += 1;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::dqn::{
-    DqnAgent, DqnConfig, Exploration, LearningRateDecay, TargetUpdate, TrainFrequency,
+    DqnAgent, DqnConfig, Exploration, LearningRateDecay, TargetUpdate, TrainFrequency, ValueBounds,
 };
 use crate::error::Result;
 use crate::memory::{Memory, PrioritizedConfig};
@@ -38,6 +38,7 @@ impl DqnConfig {
             double_dqn,
             prioritized,
             truncation_as_termination,
+            value_bounds,
             seed,
         } = self;
         // The network part: the sizes are placeholders (1 input, 1 output), only the settings
@@ -101,6 +102,15 @@ impl DqnConfig {
             dict.set(key("prioritized.epsilon"), p.epsilon);
         }
         dict.set(key("truncation_as_termination"), truncation_as_termination);
+        match *value_bounds {
+            ValueBounds::None => dict.set(key("value_bounds"), "none"),
+            ValueBounds::ObservedRewards => dict.set(key("value_bounds"), "observed_rewards"),
+            ValueBounds::Fixed { min, max } => {
+                dict.set(key("value_bounds"), "fixed");
+                dict.set(key("value_bounds.min"), min);
+                dict.set(key("value_bounds.max"), max);
+            }
+        }
         dict.set(key("seed"), seed);
     }
 
@@ -159,6 +169,17 @@ impl DqnConfig {
         } else {
             None
         };
+        // A checkpoint written before value bounds existed has none.
+        let bounds_key = key("value_bounds");
+        let value_bounds = match dict.metadata().get(&bounds_key).map(String::as_str) {
+            None | Some("none") => ValueBounds::None,
+            Some("observed_rewards") => ValueBounds::ObservedRewards,
+            Some("fixed") => ValueBounds::Fixed {
+                min: dict.parse(&key("value_bounds.min"))?,
+                max: dict.parse(&key("value_bounds.max"))?,
+            },
+            Some(other) => return Err(invalid(format!("unknown value_bounds {other:?}"))),
+        };
         let config = DqnConfig {
             hidden: net.hidden,
             activation: net.activation,
@@ -185,6 +206,7 @@ impl DqnConfig {
             double_dqn: dict.parse(&key("double_dqn"))?,
             prioritized,
             truncation_as_termination: dict.parse(&key("truncation_as_termination"))?,
+            value_bounds,
             seed: dict.parse(&key("seed"))?,
         };
         config.validate().map_err(|e| invalid(format!("config: {e}")))?;
@@ -215,6 +237,10 @@ impl<M: Memory> DqnAgent<Mlp, M> {
         dict.set(key("gradient_steps"), self.gradient_steps);
         dict.set_option(key("learned_at_step"), self.learned_at_step);
         dict.set(key("episode_ended"), self.episode_ended);
+        if let Some((low, high)) = self.reward_range() {
+            dict.set(key("reward_range.min"), low);
+            dict.set(key("reward_range.max"), high);
+        }
         if self.config.n_step > 1 {
             self.window.save_state(&key("n_step."), dict)?;
         }
@@ -271,6 +297,14 @@ impl DqnAgent {
         agent.learned_at_step = dict.parse_option(&key("learned_at_step"))?;
         agent.episode_ended = dict.parse(&key("episode_ended"))?;
         agent.window = agent.window.load_state(&key("n_step."), dict, num_actions)?;
+        if dict.metadata().contains_key(&key("reward_range.min")) {
+            let low: f32 = dict.parse(&key("reward_range.min"))?;
+            let high: f32 = dict.parse(&key("reward_range.max"))?;
+            if !(low.is_finite() && high.is_finite() && low <= high) {
+                return Err(invalid(format!("reward range [{low}, {high}] is not a finite range")));
+            }
+            agent.reward_range = (low, high);
+        }
         Ok(agent)
     }
 }

@@ -7,7 +7,7 @@ mod n_step;
 
 pub use dqn::{
     DqnAgent, DqnConfig, Exploration, LearningRateDecay, MAX_GRADIENT_STEPS, TargetUpdate,
-    TrainFrequency,
+    TrainFrequency, ValueBounds,
 };
 pub use n_step::MAX_N_STEP;
 
