@@ -13,16 +13,37 @@ and implements, for whatever it says, what `DqnAgent` does:
 - memory: uniform (with or without replacement) or proportional prioritized replay on a sum
   tree (priority `(|td| + eps)^alpha`, new transitions at the largest stored priority,
   stratified sampling, importance weights `(p_min / p_i)^beta` normalised by the batch maximum,
-  beta annealed to 1 over `beta_steps` sample calls);
+  beta annealed to 1 over `beta_steps` sample calls); each transition keeps the number of
+  environment steps `k` it spans;
+- n-step returns (`n_step` = n in 1..=100; 1 stores each step as it comes): a window holds the
+  last steps of the episode not yet stored. A step whose observation is not bitwise the previous
+  step's next observation (a new episode without the old one ending) first stores every held
+  step as truncated at that previous next observation. The step is appended; if it ends the
+  episode, every held step is stored, oldest first, with reward `sum_k gamma^k r_{j+k}` over the
+  remaining rewards, this step's next observation, terminated and truncated flags, and `k` = the
+  count of those rewards, and the window is emptied; otherwise, once the window holds n steps,
+  the oldest is stored with the n-step sum, this step's next observation, not terminated, and
+  `k = n`, and dropped. Sums accumulate in float32 from 0, left to right, the powers of gamma by
+  repeated float32 multiplication (as deepq's `NStepWindow`);
 - learning starts once the memory holds a batch and `learning_starts` steps were taken; then
   every `train_frequency` steps (or episodes), `gradient_steps` updates:
-  `y = r + gamma * (1 - terminated) * max_a Q_target(s', a)` (Double DQN: the target network
-  values the online network's argmax), the masked loss on `Q(s, a)` (masked MSE `d^2`, Keras'
-  `d^2 / num_actions` or Huber with delta 1), weighted by the importance weights, averaged over
-  the batch, gradients clipped to `max_grad_norm`, one optimizer step, then a Polyak target
-  update; a hard target copy every `every` environment steps once learning has started;
+  `y = r + gamma^k * (1 - terminated) * max_a Q_target(s', a)` (`gamma^1` is gamma itself;
+  Double DQN: the target network values the online network's argmax), the masked loss on
+  `Q(s, a)` (masked MSE `d^2`, Keras' `d^2 / num_actions` or Huber with delta 1), weighted by
+  the importance weights, averaged over the batch, gradients clipped to `max_grad_norm`, one
+  optimizer step, then a Polyak target update; a hard target copy every `every` environment
+  steps once learning has started;
+- `value_bounds` clips the bootstrap value `max_a Q_target(s', a)` (never the reward or the
+  network's outputs) before it enters `y`: `"none"` not at all; `"observed_rewards"` to
+  `[min(0, r_min) / (1 - gamma), max(0, r_max) / (1 - gamma)]` (float32), `r_min` and `r_max`
+  the smallest and largest per-step reward observed so far (updated after each step is stored;
+  no clipping before the first reward or with gamma = 1); `{"kind": "fixed", "min": a,
+  "max": b}` to `[a, b]`;
 - a time-limit truncation bootstraps (only termination cuts the return), unless
   `truncation_as_termination`.
+
+A value of `n_step` or `value_bounds` it does not implement is refused with an error (a config
+without those keys means `n_step` 1 and `value_bounds` "none").
 
 The task is Gymnasium's `CartPole-v0` (200-step limit), solved at the first episode where the
 mean return of the last 100 episodes reaches 195 (never before 100 episodes), at most 300
@@ -103,6 +124,10 @@ class Memory:
         self.actions = np.zeros(self.capacity, dtype=np.int64)
         self.rewards = np.zeros(self.capacity, dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=np.float32)
+        # Stored as deepq's memory does; only `terminated` enters the Bellman target.
+        self.truncated = np.zeros(self.capacity, dtype=np.float32)
+        # The environment steps each transition spans (its n-step return's length).
+        self.steps = np.ones(self.capacity, dtype=np.int64)
         self.len = 0
         self.next = 0
         self.per = config["prioritized"]
@@ -111,10 +136,11 @@ class Memory:
             self.beta = self.per["beta_start"]
             self.calls = 0
 
-    def push(self, s, a, r, s2, terminated):
+    def push(self, s, a, r, s2, terminated, truncated=False, steps=1):
         slot = self.next
         self.states[slot], self.actions[slot], self.rewards[slot] = s, a, r
         self.next_states[slot], self.terminated[slot] = s2, float(terminated)
+        self.truncated[slot], self.steps[slot] = float(truncated), steps
         if self.per is not None:
             priority = 1.0 if self.len == 0 else self.tree.max()
         self.next = (self.next + 1) % self.capacity
@@ -142,11 +168,105 @@ class Memory:
                 self.beta = 1.0 if self.calls >= steps else start + (1 - start) * self.calls / steps
         return (idx, torch.from_numpy(self.states[idx]), torch.from_numpy(self.actions[idx]),
                 torch.from_numpy(self.rewards[idx]), torch.from_numpy(self.next_states[idx]),
-                torch.from_numpy(self.terminated[idx]), weights)
+                torch.from_numpy(self.terminated[idx]), weights, self.steps[idx])
 
     def update_priorities(self, idx, td):
         alpha, eps = self.per["alpha"], self.per["epsilon"]
         self.tree.update(idx, (np.abs(td.astype(np.float64)) + eps) ** alpha)
+
+
+MAX_N_STEP = 100
+
+
+def discount_powers(gamma, n):
+    """`gamma^0, ..., gamma^n` in float32, each the previous times gamma (deepq's
+    `discount_powers`)."""
+    gamma = np.float32(gamma)
+    powers = np.empty(n + 1, dtype=np.float32)
+    p = np.float32(1.0)
+    for k in range(n + 1):
+        powers[k] = p
+        p = np.float32(p * gamma)
+    return powers
+
+
+class NStepWindow:
+    """The steps of the current episode not yet stored, as deepq's `NStepWindow`: at most
+    `n - 1` between calls, oldest first."""
+
+    def __init__(self, n, gamma):
+        self.n = n
+        self.powers = discount_powers(gamma, n)
+        self.held = []  # (observation, action, reward) of the steps not yet stored
+        self.last_next = None  # the next observation of the newest step
+
+    def sum_from(self, first):
+        """`sum_k gamma^k r_k` over the held rewards from the `first`-th oldest on, in float32,
+        from 0.0, left to right."""
+        total = np.float32(0.0)
+        for k, (_, _, r) in enumerate(self.held[first:]):
+            total = np.float32(total + np.float32(self.powers[k] * r))
+        return total
+
+    def check_sums(self):
+        """Every sum finite before anything is stored (deepq errors on a non-finite one)."""
+        for first in range(len(self.held)):
+            total = self.sum_from(first)
+            if not np.isfinite(total):
+                raise ValueError(f"the {len(self.held) - first}-step return is {total}")
+
+    def emit_all(self, next_obs, terminated, truncated, memory):
+        """Stores every held step, oldest first, bootstrapping from `next_obs`; empties."""
+        self.check_sums()
+        held = len(self.held)
+        for first in range(held):
+            s, a, _ = self.held[first]
+            memory.push(s, a, self.sum_from(first), next_obs, terminated, truncated,
+                        held - first)
+        self.held = []
+
+    def push(self, s, a, r, s2, terminated, truncated, memory):
+        """Adds one step (`terminated` already the agent's effective one) and stores the n-step
+        transitions it completes."""
+        s = np.array(s, dtype=np.float32)
+        s2 = np.array(s2, dtype=np.float32)
+        if self.held and self.last_next.tobytes() != s.tobytes():
+            # A new episode without the old one ending: the old one was truncated there.
+            self.emit_all(self.last_next, False, True, memory)
+        self.held.append((s, a, np.float32(r)))
+        self.last_next = s2
+        if terminated or truncated:
+            self.emit_all(s2, terminated, truncated, memory)
+        elif len(self.held) == self.n:
+            total = self.sum_from(0)
+            if not np.isfinite(total):
+                raise ValueError(f"the {self.n}-step return is {total}")
+            s0, a0, _ = self.held.pop(0)
+            memory.push(s0, a0, total, s2, False, False, self.n)
+
+
+def parse_n_step(config):
+    n = config.get("n_step", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N_STEP:
+        raise ValueError(f"n_step {n!r}: must be an integer in 1..={MAX_N_STEP}")
+    return n
+
+
+def parse_value_bounds(config):
+    """`("none",)`, `("observed_rewards",)` or `("fixed", min, max)` in float32."""
+    v = config.get("value_bounds", "none")
+    if v in ("none", "observed_rewards"):
+        return (v,)
+    if isinstance(v, dict) and v.get("kind") == "fixed" and set(v) == {"kind", "min", "max"}:
+        lo, hi = v["min"], v["max"]
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)):
+            with np.errstate(over="ignore"):
+                lo, hi = np.float32(lo), np.float32(hi)
+            if np.isfinite(lo) and np.isfinite(hi) and lo <= hi:
+                return ("fixed", lo, hi)
+    raise ValueError(f"value_bounds {v!r}: implemented are \"none\", \"observed_rewards\" "
+                     "and {\"kind\": \"fixed\", \"min\": a, \"max\": b} with finite "
+                     "a <= b")
 
 
 def make_net(config, obs_dim, n_actions):
@@ -206,6 +326,12 @@ class Agent:
             self.target.requires_grad_(False)
         self.opt = make_optimizer(config, self.online.parameters())
         self.memory = Memory(config, obs_dim, rng)
+        self.n_step = parse_n_step(config)
+        self.value_bounds = parse_value_bounds(config)
+        self.window = NStepWindow(self.n_step, config["gamma"])
+        self.discounts = discount_powers(config["gamma"], self.n_step)
+        # The smallest and largest reward observed (+inf and -inf before the first).
+        self.reward_range = (np.float32(np.inf), np.float32(-np.inf))
         e = config["exploration"]
         self.epsilon = e["start"]
         self.env_steps = 0
@@ -224,7 +350,14 @@ class Agent:
 
     def observe(self, s, a, r, s2, terminated, truncated):
         term = terminated or (self.c["truncation_as_termination"] and truncated)
-        self.memory.push(s, a, r, s2, term)
+        if self.n_step == 1:
+            self.memory.push(s, a, r, s2, term, truncated)
+        else:
+            if not math.isfinite(r):
+                raise ValueError(f"transition reward {r}")
+            self.window.push(s, a, r, s2, term, truncated, self.memory)
+        r = np.float32(r)
+        self.reward_range = (min(self.reward_range[0], r), max(self.reward_range[1], r))
         self.env_steps += 1
         if terminated or truncated:
             self.episodes += 1
@@ -250,6 +383,19 @@ class Agent:
         if t["kind"] == "hard" and self.env_steps % t["every"] == 0:
             self.target.load_state_dict(self.online.state_dict())
 
+    def bootstrap_bounds(self):
+        """The range the bootstrap values are clipped to, or None when unbounded."""
+        if self.value_bounds[0] == "fixed":
+            return self.value_bounds[1], self.value_bounds[2]
+        if self.value_bounds[0] == "observed_rewards":
+            r_min, r_max = self.reward_range
+            horizon = np.float32(1.0) - np.float32(self.c["gamma"])
+            if r_min > r_max or horizon <= 0:
+                return None
+            return (np.float32(min(r_min, np.float32(0.0)) / horizon),
+                    np.float32(max(r_max, np.float32(0.0)) / horizon))
+        return None
+
     def gradient_step(self):
         c = self.c
         decay = c.get("learning_rate_decay")
@@ -259,7 +405,7 @@ class Agent:
             progress = min(self.gradient_steps / decay["steps"], 1.0)
             for group in self.opt.param_groups:
                 group["lr"] = start + (decay["end"] - start) * progress
-        idx, s, a, r, s2, term, w = self.memory.sample(c["batch_size"])
+        idx, s, a, r, s2, term, w, steps = self.memory.sample(c["batch_size"])
         with torch.no_grad():
             evaluator = self.target if self.target is not None else self.online
             next_q = evaluator(s2)
@@ -268,8 +414,15 @@ class Agent:
                 next_value = next_q.gather(1, best).squeeze(1)
             else:
                 next_value = next_q.max(1).values
-            # y = r + gamma * (1 - terminated) * max_a Q_target(s', a)
-            y = r + c["gamma"] * (1.0 - term) * next_value
+            bounds = self.bootstrap_bounds()
+            if bounds is not None:
+                next_value = torch.clamp(next_value, float(bounds[0]), float(bounds[1]))
+            # y = r + gamma^k * (1 - terminated) * max_a Q_target(s', a), k the steps spanned
+            if self.n_step == 1:
+                discount = c["gamma"]
+            else:
+                discount = torch.from_numpy(self.discounts[steps])
+            y = r + discount * (1.0 - term) * next_value
         q = self.online(s).gather(1, a.unsqueeze(1)).squeeze(1)
         d = y - q
         per_sample = per_sample_loss(c["loss"], d, self.n_actions)
