@@ -2,8 +2,9 @@
 # The learning suite: deepq's default DQN on every built-in task, next to Stable-Baselines3's DQN
 # with the RL Zoo's tuned hyperparameters, and one Markdown table of the results.
 #
-#   deepq: `examples/task_suite.rs` (its doc gives the protocol) for CartPole-v0 and CartPole-v1
-#          on seeds 0..=9, Acrobot-v1 and MountainCar-v0 on seeds 0..=4, one process at a time;
+#   deepq: `examples/task_suite.rs` (its doc gives the protocol; `DqnConfig::for_task`) for
+#          CartPole-v0 on seeds 0..=19, CartPole-v1 on seeds 0..=9, Acrobot-v1 and MountainCar-v0
+#          on seeds 0..=4, one process at a time;
 #   peer:  `benchmarks/peers/sb3_zoo.py` (Zoo hyperparameters, 100 greedy episodes) on seeds 0
 #          and 1 of each task (CartPole-v0 with CartPole-v1's Zoo entry).
 # Each run's wall and CPU seconds are those of its whole process (GNU time). The JSON lines go to
@@ -11,7 +12,7 @@
 #
 # Usage: benchmarks/suite.sh [--deepq-only | --peers-only | --table-only]
 # Needs cargo, python3 and /usr/bin/time; the peers need benchmarks/peers/.venv (created from
-# benchmarks/peers/requirements.txt when missing; torch from PyPI is large). About 10 minutes
+# benchmarks/peers/requirements.txt when missing; torch from PyPI is large). About 15 minutes
 # for deepq and an hour for the peers on one core. A tool for people, not part of .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +46,7 @@ if [ "$deepq" = 1 ]; then
     cargo build --release --quiet --example task_suite
     : > "$out/deepq.jsonl"
     for task in CartPole-v0 CartPole-v1 Acrobot-v1 MountainCar-v0; do
-        case "$task" in CartPole*) seeds=$(seq 0 9) ;; *) seeds=$(seq 0 4) ;; esac
+        case "$task" in CartPole-v0) seeds=$(seq 0 19) ;; CartPole-v1) seeds=$(seq 0 9) ;; *) seeds=$(seq 0 4) ;; esac
         for seed in $seeds; do
             echo "== deepq $task seed $seed" >&2
             timed "$out/time.txt" target/release/examples/task_suite --task "$task" --seed "$seed" \

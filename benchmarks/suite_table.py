@@ -2,7 +2,7 @@
 
 Usage: python3 benchmarks/suite_table.py target/suite/results.jsonl [--per-seed]
 
-The summary has one row per task and learner (CartPole-v0's continued training to 600 episodes
+The summary has one row per task and learner ("deepq preset": `DqnConfig::for_task`'s preset) (CartPole-v0's continued training to 600 episodes
 is its own row): the greedy evaluation's mean over the seeds and the worst seed's mean, the
 median solve episode, environment steps, and whole-process wall and CPU seconds, and the value
 diagnostics: the mean over seeds of Q(s0, a0) and of the discounted return from s0, and the
@@ -12,6 +12,9 @@ largest Q-value seen on any seed. `--per-seed` adds one table per task with ever
 import json
 import statistics
 import sys
+
+# Tasks for which `DqnConfig::for_task` has a preset (examples/task_suite.rs uses it).
+PRESETS = {"Acrobot-v1", "MountainCar-v0"}
 
 
 def median(xs):
@@ -57,18 +60,19 @@ def rows(lines):
         e = line["eval"]
         rec = dict(base, mean=e["mean"], min=e["min"], q0=e["q_start"],
                    g0=e["discounted_return"], max_q=e["max_q"])
-        groups.setdefault((line["task"], "deepq default"), []).append(rec)
+        learner = "deepq preset" if line["task"] in PRESETS else "deepq default"
+        groups.setdefault((line["task"], learner), []).append(rec)
         if "continued" in line:
             c = line["continued"]
             e = c["eval"]
             rec = dict(base, solved_at=line["solved_at"], env_steps=c["env_steps"],
                        mean=e["mean"], min=e["min"], q0=e["q_start"],
                        g0=e["discounted_return"], max_q=e["max_q"])
-            groups.setdefault((line["task"] + " to 600 episodes", "deepq default"), []).append(rec)
+            groups.setdefault((line["task"] + " to 600 episodes", learner), []).append(rec)
     order = ["CartPole-v0", "CartPole-v0 to 600 episodes", "CartPole-v1", "Acrobot-v1",
              "MountainCar-v0"]
     return sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order
-                                                  else 99, kv[0][1] != "deepq default"))
+                                                  else 99, kv[0][1].startswith("SB3")))
 
 
 def main():

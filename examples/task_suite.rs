@@ -1,6 +1,7 @@
 //! # One task of the learning suite
 //!
-//! Trains `DqnConfig::default()` (seeded with `--seed`) on one built-in Gymnasium task with the
+//! Trains `DqnConfig::for_task(id)` (the default with the task's preset, if it has one; seeded
+//! with `--seed`) on one built-in Gymnasium task with the
 //! protocol of the learning requirements, then prints one JSON line. `benchmarks/suite.sh` runs
 //! it for every task and seed; `tests/learning.rs` checks the same protocol on fewer seeds.
 //!
@@ -84,7 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         eprintln!("unknown task {task}\n{USAGE}");
         std::process::exit(2);
     };
-    let dqn = DqnConfig::default().with_seed(seed);
+    let dqn = DqnConfig::for_task(&task).with_seed(seed);
     let train = match task.as_str() {
         "CartPole-v0" => TrainConfig::default()
             .with_episodes(300)

@@ -157,14 +157,25 @@ fn a_loaded_checkpoint_has_the_state_that_was_saved() {
 }
 
 #[test]
-fn a_checkpoint_written_before_n_step_returns_loads_as_one_step() {
-    // What version 1 wrote before `DqnConfig::n_step` and `Batch::steps` existed: the same
-    // state without the config key and the memory's step counts.
-    let trainer = Trainer::from_bytes(&small_checkpoint()).unwrap();
+fn a_checkpoint_written_before_n_step_returns_and_value_bounds_loads_as_it_was() {
+    // What version 1 wrote before `DqnConfig::n_step`, `DqnConfig::value_bounds` and
+    // `Batch::steps` existed: a one-step, unbounded run, without those keys, the agent's
+    // reward range and the memory's step counts.
+    let old_config = dqn(true).with_learning_starts(64).with_n_step(1);
+    let old_config = old_config.with_value_bounds(deepq::ValueBounds::None);
+    let mut trainer = Trainer::new(old_config, train_config(6), 4, 2).unwrap();
+    let (mut env, mut eval_env) = (CartPole::v0(), CartPole::v0());
+    trainer.train(&mut env, Some(&mut eval_env), &mut keep_going).unwrap();
     let state = trainer.state_dict().unwrap();
+    let new_keys = [
+        "agent.config.n_step",
+        "agent.config.value_bounds",
+        "agent.reward_range.min",
+        "agent.reward_range.max",
+    ];
     let mut old = StateDict::new();
     for (k, v) in state.metadata() {
-        if k != "agent.config.n_step" {
+        if !new_keys.contains(&k.as_str()) {
             old.set(k.clone(), v);
         }
     }
@@ -173,10 +184,19 @@ fn a_checkpoint_written_before_n_step_returns_loads_as_one_step() {
             old.insert(k.clone(), &t.shape, t.data.clone()).unwrap();
         }
     }
-    assert!(old.metadata().len() < state.metadata().len());
+    assert_eq!(old.metadata().len() + 4, state.metadata().len());
+    assert_eq!(old.tensors().len() + 1, state.tensors().len());
     let loaded = Trainer::from_state_dict(&old).unwrap();
     assert_eq!(loaded.agent().config().n_step, 1);
-    assert_same_state(&loaded.state_dict().unwrap(), &state);
+    assert_eq!(loaded.agent().config().value_bounds, deepq::ValueBounds::None);
+    // Everything else is as saved (the reward range is rebuilt as unobserved, which an
+    // unbounded agent never reads).
+    let mut reloaded = loaded.state_dict().unwrap();
+    assert!(reloaded.metadata().get("agent.reward_range.min").is_none());
+    for key in ["agent.reward_range.min", "agent.reward_range.max"] {
+        reloaded.set(key, state.get(key).unwrap());
+    }
+    assert_same_state(&reloaded, &state);
 }
 
 /// A small checkpoint (a few hundred transitions) for the corruption tests.

@@ -196,21 +196,30 @@ fn truncated_transitions_bootstrap_unless_the_tutorial_treats_them_as_terminal()
 
 #[test]
 fn bad_transitions_are_errors_and_lose_nothing() {
-    let mut a = agent(DqnConfig::default());
-    let s = array![0.0f32, 0.0, 0.0, 0.0];
-    a.observe(transition(&s, 0, 1.0, &s, false, false)).unwrap();
-    let short = array![0.0f32, 0.0, 0.0];
-    let nan = array![0.0f32, f32::NAN, 0.0, 0.0];
-    let err = a.observe(transition(&s, 2, 1.0, &s, false, false)).unwrap_err();
-    assert!(matches!(err, Error::InvalidAction { action: 2, num_actions: 2 }), "{err:?}");
-    assert!(a.observe(transition(&short, 0, 1.0, &s, false, false)).is_err());
-    assert!(a.observe(transition(&s, 0, 1.0, &nan, false, false)).is_err());
-    assert!(a.observe(transition(&s, 0, f32::INFINITY, &s, false, false)).is_err());
-    assert_eq!(a.memory().len(), 1);
-    assert_eq!(a.env_steps(), 1);
-    let err = a.act(short.view(), &mut rng(0)).unwrap_err();
-    assert!(err.to_string().contains('3'), "{err}");
-    assert!(a.greedy_action(nan.view()).is_err());
+    // One-step storage keeps the first transition; 3-step storage (the default) holds it in
+    // its window until 3 steps are known.
+    for (n_step, stored) in [(1, 1), (3, 0)] {
+        let mut a = agent(DqnConfig::default().with_n_step(n_step));
+        let s = array![0.0f32, 0.0, 0.0, 0.0];
+        a.observe(transition(&s, 0, 1.0, &s, false, false)).unwrap();
+        let short = array![0.0f32, 0.0, 0.0];
+        let nan = array![0.0f32, f32::NAN, 0.0, 0.0];
+        let err = a.observe(transition(&s, 2, 1.0, &s, false, false)).unwrap_err();
+        assert!(matches!(err, Error::InvalidAction { action: 2, num_actions: 2 }), "{err:?}");
+        assert!(a.observe(transition(&short, 0, 1.0, &s, false, false)).is_err());
+        assert!(a.observe(transition(&s, 0, 1.0, &nan, false, false)).is_err());
+        assert!(a.observe(transition(&s, 0, f32::INFINITY, &s, false, false)).is_err());
+        assert_eq!(a.memory().len(), stored);
+        assert_eq!(a.env_steps(), 1);
+        assert_eq!(a.reward_range(), Some((1.0, 1.0)));
+        let err = a.act(short.view(), &mut rng(0)).unwrap_err();
+        assert!(err.to_string().contains('3'), "{err}");
+        assert!(a.greedy_action(nan.view()).is_err());
+        // The window still holds exactly the good step: two more fill it.
+        a.observe(transition(&s, 1, 1.0, &s, false, false)).unwrap();
+        a.observe(transition(&s, 0, 1.0, &s, false, true)).unwrap();
+        assert_eq!(a.memory().len(), 3);
+    }
 }
 
 #[test]
@@ -273,7 +282,8 @@ fn hard_target_updates_copy_the_online_network_every_c_steps() {
     let config = DqnConfig {
         learning_starts: 0,
         batch_size: 4,
-        ..DqnConfig::default().with_target_update(TargetUpdate::Hard { every: 10 })
+        // One-step storage, so that the memory holds a batch from step 4.
+        ..DqnConfig::default().with_target_update(TargetUpdate::Hard { every: 10 }).with_n_step(1)
     };
     let mut a = agent(config);
     let mut r = rng(2);
