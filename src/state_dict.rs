@@ -92,6 +92,15 @@ pub(crate) fn invalid_state(reason: String) -> Error {
     Error::InvalidCheckpoint { origin: ORIGIN.into(), reason }
 }
 
+/// [`invalid_state`] naming the first value of `values` that is not finite, as
+/// `{owner} {name}[i] = v is not finite`.
+pub(crate) fn check_finite_state(owner: &str, name: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(invalid_state(format!("{owner} {name}[{i}] = {} is not finite", values[i]))),
+        None => Ok(()),
+    }
+}
+
 impl StateDict {
     /// An empty state dict.
     pub fn new() -> Self {

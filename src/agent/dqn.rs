@@ -259,7 +259,7 @@ impl DqnConfig {
 
     /// Whether [`for_task`](DqnConfig::for_task) has a preset for this id.
     pub fn has_preset(id: &str) -> bool {
-        matches!(id, "Acrobot-v1" | "MountainCar-v0")
+        Self::for_task(id) != Self::default()
     }
 
     /// The cloud tutorial's trainer exactly as written, with its default flags: two hidden

@@ -13,7 +13,7 @@ use ndarray::ArrayView1;
 
 use crate::error::{Error, Result};
 use crate::memory::{Memory, Transition};
-use crate::state_dict::{StateDict, invalid_state as invalid};
+use crate::state_dict::{StateDict, check_finite_state, invalid_state as invalid};
 
 /// The most steps an n-step return may span ([`DqnConfig::n_step`](super::DqnConfig::n_step)).
 pub const MAX_N_STEP: usize = 100;
@@ -231,10 +231,7 @@ impl NStepWindow {
         let actions = dict.u64(&format!("{prefix}actions"), &[len])?;
         let rewards = dict.f32(&format!("{prefix}rewards"), &[len])?;
         let last_next = dict.f32(&format!("{prefix}last_next"), &[dim])?;
-        let finite = |name: &str, v: &[f32]| match v.iter().position(|x| !x.is_finite()) {
-            Some(i) => Err(invalid(format!("n-step window {name}[{i}] = {} is not finite", v[i]))),
-            None => Ok(()),
-        };
+        let finite = |name: &str, v: &[f32]| check_finite_state("n-step window", name, v);
         finite("observations", observations)?;
         finite("rewards", rewards)?;
         finite("last_next", last_next)?;

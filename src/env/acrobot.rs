@@ -22,6 +22,7 @@ use std::f64::consts::PI;
 use ndarray::Array1;
 use rand::RngCore;
 
+use super::episode::{EpisodeClock, step_with, validate_episode_settings};
 use super::numpy_trig;
 use crate::env::{Env, Step, StepInfo};
 use crate::error::{Error, Result};
@@ -108,17 +109,7 @@ impl AcrobotConfig {
     /// # Errors
     /// [`Error::InvalidConfig`] for `max_episode_steps == 0` or a non-finite `reward_threshold`.
     pub fn validate(&self) -> Result<()> {
-        if self.max_episode_steps == 0 {
-            return Err(Error::invalid_config("max_episode_steps", 0, "must be at least 1"));
-        }
-        if !self.reward_threshold.is_finite() {
-            return Err(Error::invalid_config(
-                "reward_threshold",
-                self.reward_threshold,
-                "must be finite",
-            ));
-        }
-        Ok(())
+        validate_episode_settings(self.max_episode_steps, self.reward_threshold)
     }
 }
 
@@ -127,13 +118,6 @@ impl Default for AcrobotConfig {
     fn default() -> Self {
         Self::v1()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Status {
-    NotStarted,
-    Running,
-    Ended { truncated: bool },
 }
 
 /// The acrobot swing-up task, identical to Gymnasium's `Acrobot-v1`.
@@ -184,8 +168,7 @@ pub struct Acrobot {
     /// The state holds the `float32` start state of Gymnasium's reset (no step taken since):
     /// the observation then takes numpy's `float32` `cos` and `sin`.
     float32: bool,
-    elapsed_steps: usize,
-    status: Status,
+    clock: EpisodeClock,
 }
 
 impl Acrobot {
@@ -210,13 +193,7 @@ impl Acrobot {
     }
 
     fn from_valid(config: AcrobotConfig) -> Self {
-        Self {
-            config,
-            state: [0.0; 4],
-            float32: false,
-            elapsed_steps: 0,
-            status: Status::NotStarted,
-        }
+        Self { config, state: [0.0; 4], float32: false, clock: EpisodeClock::new() }
     }
 
     /// The settings.
@@ -236,7 +213,7 @@ impl Acrobot {
 
     /// Steps taken in the current episode.
     pub fn elapsed_steps(&self) -> usize {
-        self.elapsed_steps
+        self.clock.elapsed_steps()
     }
 
     /// The full-precision state `[theta1, theta2, dtheta1, dtheta2]` (Gymnasium's
@@ -259,10 +236,7 @@ impl Acrobot {
         check_finite(&state, "Acrobot::set_state")?;
         self.state = state;
         self.float32 = false;
-        if self.status != Status::Running {
-            self.status = Status::Running;
-            self.elapsed_steps = 0;
-        }
+        self.clock.start_unless_running();
         Ok(())
     }
 
@@ -293,8 +267,7 @@ impl Acrobot {
         check_finite(&state, "Acrobot::reset_to")?;
         self.state = state;
         self.float32 = true;
-        self.elapsed_steps = 0;
-        self.status = Status::Running;
+        self.clock.start();
         Ok(self.observation())
     }
 
@@ -481,8 +454,7 @@ impl Env for Acrobot {
             std::array::from_fn(|_| numpy_uniform(rng, -RESET_BOUND, RESET_BOUND) as f32);
         self.state = start.map(f64::from);
         self.float32 = true;
-        self.elapsed_steps = 0;
-        self.status = Status::Running;
+        self.clock.start();
         self.observation()
     }
 
@@ -491,44 +463,19 @@ impl Env for Acrobot {
     /// only after [`set_state`](Acrobot::set_state) to an extreme state), is
     /// [`Error::NonFinite`] or [`Error::InvalidArgument`] and leaves the state as it was.
     fn step(&mut self, action: usize) -> Result<Step> {
-        let mut observation = [0.0f32; 6];
-        let info = self.step_into(action, &mut observation)?;
-        Ok(Step {
-            observation: Array1::from(observation.to_vec()),
-            reward: info.reward,
-            terminated: info.terminated,
-            truncated: info.truncated,
-        })
+        step_with::<6>(|observation| self.step_into(action, observation))
     }
 
     /// [`step`](Env::step) without allocating the observation.
     fn step_into(&mut self, action: usize, observation: &mut [f32]) -> Result<StepInfo> {
-        if observation.len() != Self::OBSERVATION_DIM {
-            return Err(Error::ObservationLength {
-                what: "observation buffer",
-                expected: Self::OBSERVATION_DIM,
-                actual: observation.len(),
-            });
-        }
-        if action >= Self::NUM_ACTIONS {
-            return Err(Error::InvalidAction { action, num_actions: Self::NUM_ACTIONS });
-        }
-        match self.status {
-            Status::NotStarted => return Err(Error::StepBeforeReset),
-            Status::Ended { truncated } => return Err(Error::EpisodeEnded { truncated }),
-            Status::Running => {}
-        }
+        self.clock.check_step(observation, Self::OBSERVATION_DIM, action, Self::NUM_ACTIONS)?;
         let next = dynamics(self.state, action)?;
         self.state = next;
         self.float32 = false;
-        self.elapsed_steps += 1;
 
         let terminated = terminal(&next);
         let reward = if terminated { 0.0 } else { -1.0 };
-        let truncated = self.elapsed_steps >= self.config.max_episode_steps;
-        if terminated || truncated {
-            self.status = Status::Ended { truncated: truncated && !terminated };
-        }
+        let truncated = self.clock.advance(terminated, self.config.max_episode_steps);
         observation.copy_from_slice(&observation_of(&next, false));
         Ok(StepInfo { reward, terminated, truncated })
     }

@@ -9,6 +9,7 @@
 use ndarray::Array1;
 use rand::{Rng, RngCore};
 
+use super::episode::{EpisodeClock, step_with, validate_episode_settings};
 use crate::{Env, Error, Result, Step, StepInfo};
 
 /// Gravity, m/s^2.
@@ -92,21 +93,7 @@ impl CartPoleConfig {
     /// # Errors
     /// [`Error::InvalidConfig`] for `max_episode_steps == 0` or a non-finite `reward_threshold`.
     pub fn validate(&self) -> Result<()> {
-        if self.max_episode_steps == 0 {
-            return Err(Error::InvalidConfig {
-                field: "max_episode_steps",
-                value: "0".into(),
-                rule: "must be at least 1",
-            });
-        }
-        if !self.reward_threshold.is_finite() {
-            return Err(Error::InvalidConfig {
-                field: "reward_threshold",
-                value: self.reward_threshold.to_string(),
-                rule: "must be finite",
-            });
-        }
-        Ok(())
+        validate_episode_settings(self.max_episode_steps, self.reward_threshold)
     }
 }
 
@@ -115,13 +102,6 @@ impl Default for CartPoleConfig {
     fn default() -> Self {
         Self::v1()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Status {
-    NotStarted,
-    Running,
-    Ended { truncated: bool },
 }
 
 /// The classic cart-pole balancing task, identical to Gymnasium's `CartPole-v0` / `CartPole-v1`.
@@ -157,8 +137,7 @@ enum Status {
 pub struct CartPole {
     config: CartPoleConfig,
     state: [f64; 4],
-    elapsed_steps: usize,
-    status: Status,
+    clock: EpisodeClock,
 }
 
 impl CartPole {
@@ -174,7 +153,7 @@ impl CartPole {
     /// [`CartPoleConfig::validate`]).
     pub fn new(config: CartPoleConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Self { config, state: [0.0; 4], elapsed_steps: 0, status: Status::NotStarted })
+        Ok(Self { config, state: [0.0; 4], clock: EpisodeClock::new() })
     }
 
     /// `CartPole-v0`: truncated at 200 steps, solved at a mean return of 195.
@@ -188,7 +167,7 @@ impl CartPole {
     }
 
     fn from_valid(config: CartPoleConfig) -> Self {
-        Self { config, state: [0.0; 4], elapsed_steps: 0, status: Status::NotStarted }
+        Self { config, state: [0.0; 4], clock: EpisodeClock::new() }
     }
 
     /// The settings.
@@ -208,7 +187,7 @@ impl CartPole {
 
     /// Steps taken in the current episode.
     pub fn elapsed_steps(&self) -> usize {
-        self.elapsed_steps
+        self.clock.elapsed_steps()
     }
 
     /// The full-precision state `[x, x_dot, theta, theta_dot]` (Gymnasium's
@@ -228,10 +207,7 @@ impl CartPole {
     pub fn set_state(&mut self, state: [f64; 4]) -> Result<()> {
         check_finite(&state, "CartPole::set_state")?;
         self.state = state;
-        if self.status != Status::Running {
-            self.status = Status::Running;
-            self.elapsed_steps = 0;
-        }
+        self.clock.start_unless_running();
         Ok(())
     }
 
@@ -282,8 +258,7 @@ impl Env for CartPole {
     /// Draws each state component uniformly from `[-0.05, 0.05)` and starts a new episode.
     fn reset(&mut self, rng: &mut dyn RngCore) -> Array1<f32> {
         self.state = std::array::from_fn(|_| rng.random_range(-RESET_BOUND..RESET_BOUND));
-        self.elapsed_steps = 0;
-        self.status = Status::Running;
+        self.clock.start();
         self.observation()
     }
 
@@ -291,37 +266,15 @@ impl Env for CartPole {
     /// whose result is not finite (possible only after [`set_state`](CartPole::set_state) to an
     /// extreme state) is [`Error::NonFinite`] and leaves the state as it was.
     fn step(&mut self, action: usize) -> Result<Step> {
-        let mut observation = [0.0f32; 4];
-        let info = self.step_into(action, &mut observation)?;
-        Ok(Step {
-            observation: Array1::from(observation.to_vec()),
-            reward: info.reward,
-            terminated: info.terminated,
-            truncated: info.truncated,
-        })
+        step_with::<4>(|observation| self.step_into(action, observation))
     }
 
     /// [`step`](Env::step) without allocating the observation.
     fn step_into(&mut self, action: usize, observation: &mut [f32]) -> Result<StepInfo> {
-        if observation.len() != Self::OBSERVATION_DIM {
-            return Err(Error::ObservationLength {
-                what: "observation buffer",
-                expected: Self::OBSERVATION_DIM,
-                actual: observation.len(),
-            });
-        }
-        if action >= Self::NUM_ACTIONS {
-            return Err(Error::InvalidAction { action, num_actions: Self::NUM_ACTIONS });
-        }
-        match self.status {
-            Status::NotStarted => return Err(Error::StepBeforeReset),
-            Status::Ended { truncated } => return Err(Error::EpisodeEnded { truncated }),
-            Status::Running => {}
-        }
+        self.clock.check_step(observation, Self::OBSERVATION_DIM, action, Self::NUM_ACTIONS)?;
         let next = dynamics(self.state, action);
         check_finite(&next, "CartPole state after step")?;
         self.state = next;
-        self.elapsed_steps += 1;
 
         let [x, _, theta, _] = next;
         // Gymnasium's test, written as Gymnasium writes it: strict inequalities on the f64 state.
@@ -335,10 +288,7 @@ impl Env for CartPole {
             (true, false) => 0.0,
             (true, true) => -1.0,
         };
-        let truncated = self.elapsed_steps >= self.config.max_episode_steps;
-        if terminated || truncated {
-            self.status = Status::Ended { truncated: truncated && !terminated };
-        }
+        let truncated = self.clock.advance(terminated, self.config.max_episode_steps);
         observation.copy_from_slice(&observation_of(&next));
         Ok(StepInfo { reward, terminated, truncated })
     }

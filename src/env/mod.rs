@@ -4,6 +4,7 @@ mod acrobot;
 mod acrobot_render;
 mod cartpole;
 mod check;
+mod episode;
 mod mountain_car;
 mod mountain_car_render;
 mod numpy_trig;

@@ -18,6 +18,7 @@
 use ndarray::Array1;
 use rand::RngCore;
 
+use super::episode::{EpisodeClock, step_with, validate_episode_settings};
 use crate::{Env, Error, Result, Step, StepInfo};
 
 /// The left wall: the position is clipped to at least this.
@@ -95,16 +96,7 @@ impl MountainCarConfig {
     /// [`Error::InvalidConfig`] for `max_episode_steps == 0`, a non-finite `reward_threshold`
     /// or a non-finite `goal_velocity`.
     pub fn validate(&self) -> Result<()> {
-        if self.max_episode_steps == 0 {
-            return Err(Error::invalid_config("max_episode_steps", 0, "must be at least 1"));
-        }
-        if !self.reward_threshold.is_finite() {
-            return Err(Error::invalid_config(
-                "reward_threshold",
-                self.reward_threshold,
-                "must be finite",
-            ));
-        }
+        validate_episode_settings(self.max_episode_steps, self.reward_threshold)?;
         if !self.goal_velocity.is_finite() {
             return Err(Error::invalid_config(
                 "goal_velocity",
@@ -121,13 +113,6 @@ impl Default for MountainCarConfig {
     fn default() -> Self {
         Self::v0()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Status {
-    NotStarted,
-    Running,
-    Ended { truncated: bool },
 }
 
 /// The mountain-car task, identical to Gymnasium's `MountainCar-v0` (discrete actions).
@@ -182,8 +167,7 @@ enum Status {
 pub struct MountainCar {
     config: MountainCarConfig,
     state: [f64; 2],
-    elapsed_steps: usize,
-    status: Status,
+    clock: EpisodeClock,
 }
 
 impl MountainCar {
@@ -208,7 +192,7 @@ impl MountainCar {
     }
 
     fn from_valid(config: MountainCarConfig) -> Self {
-        Self { config, state: [0.0; 2], elapsed_steps: 0, status: Status::NotStarted }
+        Self { config, state: [0.0; 2], clock: EpisodeClock::new() }
     }
 
     /// The settings.
@@ -228,7 +212,7 @@ impl MountainCar {
 
     /// Steps taken in the current episode.
     pub fn elapsed_steps(&self) -> usize {
-        self.elapsed_steps
+        self.clock.elapsed_steps()
     }
 
     /// The full-precision state `[position, velocity]` (Gymnasium's `env.unwrapped.state`).
@@ -262,10 +246,7 @@ impl MountainCar {
     pub fn set_state(&mut self, state: [f64; 2]) -> Result<()> {
         check_finite(&state, "MountainCar::set_state")?;
         self.state = state;
-        if self.status != Status::Running {
-            self.status = Status::Running;
-            self.elapsed_steps = 0;
-        }
+        self.clock.start_unless_running();
         Ok(())
     }
 
@@ -342,8 +323,7 @@ impl Env for MountainCar {
     fn reset(&mut self, rng: &mut dyn RngCore) -> Array1<f32> {
         let u = (rng.next_u64() >> 11) as f64 * DOUBLE_UNIT;
         self.state = [RESET_LOW + (RESET_HIGH - RESET_LOW) * u, 0.0];
-        self.elapsed_steps = 0;
-        self.status = Status::Running;
+        self.clock.start();
         self.observation()
     }
 
@@ -352,44 +332,19 @@ impl Env for MountainCar {
     /// to a position beyond `±6e307`, where `3 * position` overflows) is [`Error::NonFinite`]
     /// and leaves the state as it was.
     fn step(&mut self, action: usize) -> Result<Step> {
-        let mut observation = [0.0f32; 2];
-        let info = self.step_into(action, &mut observation)?;
-        Ok(Step {
-            observation: Array1::from(observation.to_vec()),
-            reward: info.reward,
-            terminated: info.terminated,
-            truncated: info.truncated,
-        })
+        step_with::<2>(|observation| self.step_into(action, observation))
     }
 
     /// [`step`](Env::step) without allocating the observation.
     fn step_into(&mut self, action: usize, observation: &mut [f32]) -> Result<StepInfo> {
-        if observation.len() != Self::OBSERVATION_DIM {
-            return Err(Error::ObservationLength {
-                what: "observation buffer",
-                expected: Self::OBSERVATION_DIM,
-                actual: observation.len(),
-            });
-        }
-        if action >= Self::NUM_ACTIONS {
-            return Err(Error::InvalidAction { action, num_actions: Self::NUM_ACTIONS });
-        }
-        match self.status {
-            Status::NotStarted => return Err(Error::StepBeforeReset),
-            Status::Ended { truncated } => return Err(Error::EpisodeEnded { truncated }),
-            Status::Running => {}
-        }
+        self.clock.check_step(observation, Self::OBSERVATION_DIM, action, Self::NUM_ACTIONS)?;
         let next = dynamics(self.state, action);
         check_finite(&next, "MountainCar state after step")?;
         self.state = next;
-        self.elapsed_steps += 1;
 
         let [position, velocity] = next;
         let terminated = position >= GOAL_POSITION && velocity >= self.config.goal_velocity;
-        let truncated = self.elapsed_steps >= self.config.max_episode_steps;
-        if terminated || truncated {
-            self.status = Status::Ended { truncated: truncated && !terminated };
-        }
+        let truncated = self.clock.advance(terminated, self.config.max_episode_steps);
         observation.copy_from_slice(&observation_of(&next));
         Ok(StepInfo { reward: -1.0, terminated, truncated })
     }

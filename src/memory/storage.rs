@@ -3,7 +3,7 @@
 use ndarray::ArrayView1;
 
 use super::{Batch, Transition};
-use crate::state_dict::{StateDict, invalid_state as invalid};
+use crate::state_dict::{StateDict, check_finite_state, invalid_state as invalid};
 use crate::{Error, Result};
 
 /// Bytes beyond a memory's own that its allocation probe asks for (see [`Storage::with_extra`]).
@@ -256,10 +256,7 @@ impl Storage {
         } else {
             None
         };
-        let finite = |name: &str, v: &[f32]| match v.iter().position(|x| !x.is_finite()) {
-            Some(i) => Err(invalid(format!("memory {name}[{i}] = {} is not finite", v[i]))),
-            None => Ok(()),
-        };
+        let finite = |name: &str, v: &[f32]| check_finite_state("memory", name, v);
         finite("observations", observations)?;
         finite("next_observations", next_observations)?;
         finite("rewards", rewards)?;
