@@ -17,6 +17,8 @@ use crate::{
 
 /// Settings of [`collect_random_games`], with the blog's values as defaults.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RolloutConfig {
     /// Random games to play (default 10,000).
     pub games: usize,
@@ -208,6 +210,8 @@ fn check_observation(
 /// ReLU network, dropout after every hidden layer with keep probability 0.8, a softmax output,
 /// categorical cross-entropy, Adam at 1e-3, 5 epochs of batches of 64, shuffled every epoch.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct ClassifierConfig {
     /// Units of each hidden layer (default `[128, 256, 512, 256, 128]`).
     pub hidden: Vec<usize>,

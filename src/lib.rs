@@ -84,8 +84,8 @@ pub use memory::{
     Transition,
 };
 pub use nn::{
-    Activation, Init, Loss, Mlp, MlpConfig, Optimizer, OptimizerConfig, Output, QNetwork,
-    TrainStats,
+    Activation, Init, Loss, Mlp, MlpConfig, Optimizer, OptimizerConfig, Output, OutputPenalty,
+    QNetwork, TrainStats,
 };
 pub use policy::Policy;
 pub use state_dict::{StateDict, Tensor, TensorData};

@@ -61,6 +61,8 @@ pub struct SummaryWriter {
     path: PathBuf,
     file: BufWriter<File>,
     record: Vec<u8>,
+    /// Bytes of the file so far, buffered ones included.
+    len: u64,
 }
 
 impl SummaryWriter {
@@ -89,7 +91,7 @@ impl SummaryWriter {
                 Err(source) => return Err(Error::Io { path, source }),
             }
         };
-        let mut writer = Self { path, file: BufWriter::new(file), record: Vec::new() };
+        let mut writer = Self { path, file: BufWriter::new(file), record: Vec::new(), len: 0 };
         let mut event = Vec::new();
         encode_event_header(&mut event, wall_time, 0);
         put_bytes_field(&mut event, 3, FILE_VERSION.as_bytes());
@@ -98,9 +100,50 @@ impl SummaryWriter {
         Ok(writer)
     }
 
+    /// Continues an event file that a previous writer left, from its first `len` bytes: the
+    /// records in them are checked (both CRCs of each, the `file_version` first), the file is
+    /// cut to `len` bytes, and new scalars are appended after them. This is how a resumed run
+    /// drops what it logged after its last checkpoint ([`len`](SummaryWriter::len) at the
+    /// checkpoint, after a [`flush`](SummaryWriter::flush)), so that every step is in the file
+    /// once.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be opened, read or cut; [`Error::InvalidEventFile`] if
+    /// it is shorter than `len` or its first `len` bytes are not whole, valid records.
+    pub fn resume(path: impl AsRef<Path>, len: u64) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| Error::Io { path: path.clone(), source };
+        let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(io)?;
+        let actual = file.metadata().map_err(io)?.len();
+        let invalid =
+            |offset, reason: String| Error::InvalidEventFile { path: path.clone(), offset, reason };
+        if actual < len {
+            return Err(invalid(actual, format!("the file has {actual} bytes, fewer than {len}")));
+        }
+        let keep = usize::try_from(len).map_err(|_| invalid(0, format!("{len} bytes")))?;
+        let mut bytes = vec![0u8; keep];
+        std::io::Read::read_exact(&mut file, &mut bytes).map_err(io)?;
+        parse_scalars(&bytes).map_err(|(offset, reason)| invalid(offset, reason))?;
+        file.set_len(len).map_err(io)?;
+        std::io::Seek::seek(&mut file, io::SeekFrom::Start(len)).map_err(io)?;
+        Ok(Self { path, file: BufWriter::new(file), record: Vec::new(), len })
+    }
+
     /// The path of the event file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The length of the file in bytes once everything written is flushed (the `len` to give
+    /// [`resume`](SummaryWriter::resume)).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing has been written, not even the `file_version` event (never true for a
+    /// writer from [`create`](SummaryWriter::create)).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Appends one scalar event: `value` of the series `tag` at `step`, stamped with the
@@ -138,7 +181,9 @@ impl SummaryWriter {
         self.record.extend_from_slice(&masked_crc32c(data).to_le_bytes());
         self.file
             .write_all(&self.record)
-            .map_err(|source| Error::Io { path: self.path.clone(), source })
+            .map_err(|source| Error::Io { path: self.path.clone(), source })?;
+        self.len += self.record.len() as u64;
+        Ok(())
     }
 }
 

@@ -396,6 +396,7 @@ fn every_field_has_a_setter() {
         .with_prioritized(None)
         .with_truncation_as_termination(true)
         .with_value_bounds(ValueBounds::Fixed { min: -1.0, max: 2.0 })
+        .with_value_penalty(0.25)
         .with_seed(9);
     let expected = DqnConfig {
         hidden: vec![8],
@@ -419,6 +420,7 @@ fn every_field_has_a_setter() {
         prioritized: None,
         truncation_as_termination: true,
         value_bounds: ValueBounds::Fixed { min: -1.0, max: 2.0 },
+        value_penalty: 0.25,
         seed: 9,
     };
     assert_eq!(config, expected);
@@ -504,6 +506,9 @@ impl QNetwork for ShortRows {
     }
     fn set_learning_rate(&mut self, lr: f32) -> deepq::Result<()> {
         self.0.set_learning_rate(lr)
+    }
+    fn set_output_penalty(&mut self, p: Option<deepq::OutputPenalty>) -> deepq::Result<()> {
+        self.0.set_output_penalty(p)
     }
     fn parameters(&self) -> Vec<ndarray::ArrayViewD<'_, f32>> {
         self.0.parameters()

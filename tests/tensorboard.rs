@@ -163,3 +163,36 @@ fn io_failures_are_errors() {
     assert!(matches!(err, Error::InvalidEventFile { offset: 0, .. }), "{err}");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_resumed_writer_drops_what_came_after_the_mark_and_appends() {
+    let dir = std::env::temp_dir().join(format!("deepq-tb-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut w = SummaryWriter::create(&dir).unwrap();
+    w.add_scalar("a", 1.0, 1).unwrap();
+    w.flush().unwrap();
+    let mark = w.len();
+    assert_eq!(mark, std::fs::metadata(w.path()).unwrap().len());
+    w.add_scalar("a", 2.0, 2).unwrap(); // after the mark: a killed run's extra step
+    w.flush().unwrap();
+    let path = w.path().to_path_buf();
+    drop(w);
+
+    // A mark inside a record, or past the end, is refused and the file is left alone.
+    let full = std::fs::read(&path).unwrap();
+    for bad in [mark - 3, full.len() as u64 + 1] {
+        let e = SummaryWriter::resume(&path, bad).unwrap_err();
+        assert!(matches!(e, deepq::Error::InvalidEventFile { .. }), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), full);
+    }
+
+    let mut w = SummaryWriter::resume(&path, mark).unwrap();
+    assert_eq!(w.len(), mark);
+    w.add_scalar("a", 3.0, 2).unwrap();
+    w.flush().unwrap();
+    assert_eq!(w.len(), std::fs::metadata(&path).unwrap().len());
+    let steps: Vec<(i64, f32)> =
+        read_scalars(&path).unwrap().iter().map(|s| (s.step, s.value)).collect();
+    assert_eq!(steps, vec![(1, 1.0), (2, 3.0)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

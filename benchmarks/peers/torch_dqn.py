@@ -245,6 +245,38 @@ class NStepWindow:
             memory.push(s0, a0, total, s2, False, False, self.n)
 
 
+def from_deepq_json(c):
+    """deepq's serde JSON of a `DqnConfig` (what `print_default_config` prints: enums by variant
+    name, externally tagged) -> the dict this script reads (lower-case names and kinds)."""
+
+    def variant(v):
+        if isinstance(v, str):
+            return v, {}
+        ((name, fields),) = v.items()
+        return name, fields
+
+    names = {"Relu": "relu", "Tanh": "tanh", "HeUniform": "he_uniform",
+             "GlorotUniform": "glorot_uniform", "TorchDefault": "torch_default",
+             "MaskedMse": "masked_mse", "KerasMaskedMse": "keras_masked_mse", "Huber": "huber"}
+    out = dict(c)
+    for key in ("activation", "init", "loss"):
+        out[key] = names[c[key]]
+    name, fields = variant(c["optimizer"])
+    out["optimizer"] = {"name": {"Adam": "adam", "RmsProp": "rmsprop", "Sgd": "sgd"}[name],
+                        **fields}
+    name, fields = variant(c["exploration"])
+    out["exploration"] = {"kind": name.lower(), **fields}
+    name, every = variant(c["train_frequency"])
+    out["train_frequency"] = {"unit": name.lower(), "every": every}
+    name, fields = variant(c["target_update"])
+    out["target_update"] = {"kind": name.lower(), **fields}
+    name, fields = variant(c["value_bounds"])
+    out["value_bounds"] = ({"kind": "fixed", **fields} if name == "Fixed"
+                           else {"None": "none", "ObservedRewards": "observed_rewards"}[name])
+    out.setdefault("value_penalty", 0.0)
+    return out
+
+
 def parse_n_step(config):
     n = config.get("n_step", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N_STEP:
@@ -423,10 +455,17 @@ class Agent:
             else:
                 discount = torch.from_numpy(self.discounts[steps])
             y = r + discount * (1.0 - term) * next_value
-        q = self.online(s).gather(1, a.unsqueeze(1)).squeeze(1)
+        q_all = self.online(s)
+        q = q_all.gather(1, a.unsqueeze(1)).squeeze(1)
         d = y - q
         per_sample = per_sample_loss(c["loss"], d, self.n_actions)
         loss = (per_sample * w).mean() if w is not None else per_sample.mean()
+        if c["value_penalty"] > 0 and bounds is not None:
+            # Every action's Q outside the bootstrap bounds: value_penalty * excess^2, summed
+            # over actions, averaged over the batch, not importance-weighted (as deepq).
+            excess = (torch.relu(q_all - float(bounds[1]))
+                      - torch.relu(float(bounds[0]) - q_all))
+            loss = loss + c["value_penalty"] * (excess * excess).sum(1).mean()
         self.opt.zero_grad()
         loss.backward()
         if c["max_grad_norm"] is not None:
@@ -484,7 +523,7 @@ def main():
     parser.add_argument("--episodes", type=int, default=300)
     args = parser.parse_args()
     text = open(args.config).read() if args.config else sys.stdin.read()
-    config = json.loads(text)
+    config = from_deepq_json(json.loads(text))
     torch.set_num_threads(1)
     for seed in args.seeds:
         print(json.dumps(solve(config, seed, args.episodes)), flush=True)

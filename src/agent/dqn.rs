@@ -7,11 +7,14 @@ use super::n_step::{MAX_N_STEP, NStepWindow, discount_powers};
 use crate::nn::argmax;
 use crate::{
     Activation, Agent, Batch, Error, Init, LearnStats, Loss, Memory, Mlp, MlpConfig, Optimizer,
-    PrioritizedConfig, PrioritizedReplay, QNetwork, ReplayBuffer, ReplayConfig, Result, Transition,
+    OutputPenalty, PrioritizedConfig, PrioritizedReplay, QNetwork, ReplayBuffer, ReplayConfig,
+    Result, Transition,
 };
 
 /// How the exploration rate epsilon evolves.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum Exploration {
     /// `epsilon <- max(floor, epsilon * decay)` after every environment step once learning has
     /// started (the memory holds `max(batch_size, learning_starts)` transitions): the cloud
@@ -50,6 +53,8 @@ pub enum Exploration {
 /// The network's own outputs are not clipped: [`ValueStats`](crate::ValueStats) still shows
 /// what it estimates.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum ValueBounds {
     /// No bound (the DQN paper).
     None,
@@ -67,6 +72,8 @@ pub enum ValueBounds {
 
 /// How the target network `Q_target` of the Bellman target is kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum TargetUpdate {
     /// No target network: the online network evaluates the next states (the cloud tutorial).
     None,
@@ -87,6 +94,8 @@ pub enum TargetUpdate {
 /// A linear learning-rate schedule: from the optimizer's learning rate to `end` over the first
 /// `steps` gradient steps, then constant (Stable-Baselines3's linear schedule).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LearningRateDecay {
     /// The learning rate from gradient step `steps` on; finite and `> 0`.
     pub end: f32,
@@ -96,6 +105,8 @@ pub struct LearningRateDecay {
 
 /// When the agent takes gradient steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum TrainFrequency {
     /// Every `n` environment steps (Stable-Baselines3's `train_freq = (n, "step")`).
     Steps(usize),
@@ -111,6 +122,8 @@ pub enum TrainFrequency {
 /// schedule);
 /// [`DqnConfig::tutorial`] is the cloud tutorial's trainer as written, kept for comparison.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct DqnConfig {
     /// Units of each hidden layer of the Q-network.
     pub hidden: Vec<usize>,
@@ -162,6 +175,14 @@ pub struct DqnConfig {
     pub truncation_as_termination: bool,
     /// Bounds on the bootstrap value of the Bellman target (see [`ValueBounds`]).
     pub value_bounds: ValueBounds,
+    /// The weight of a penalty on Q-values outside the bootstrap bounds (0: none). Every
+    /// gradient step adds `value_penalty * excess^2` for every action of every sampled state
+    /// whose Q-value is outside [`DqnAgent::bootstrap_bounds`], averaged over the batch like the
+    /// loss ([`QNetwork::set_output_penalty`]). The bounds clip the targets; this also holds
+    /// back the outputs the targets never reach (untaken actions, states between the samples),
+    /// where the network otherwise extrapolates above what any policy can earn. Needs finite
+    /// bounds to act: with [`ValueBounds::None`] it does nothing.
+    pub value_penalty: f32,
     /// Seed of a run with this config. [`Trainer::new`](crate::Trainer::new) seeds the run's
     /// RNG (`ChaCha8Rng::seed_from_u64(seed)`) from it, draws the network's weights and then
     /// trains from that RNG. [`DqnAgent::new`] draws from the RNG it is given instead, so that
@@ -222,6 +243,7 @@ impl Default for DqnConfig {
             prioritized: Some(PrioritizedConfig::default().with_beta_steps(30_000)),
             truncation_as_termination: false,
             value_bounds: ValueBounds::ObservedRewards,
+            value_penalty: 0.0,
             seed: 0,
         }
     }
@@ -303,6 +325,7 @@ impl DqnConfig {
             prioritized: None,
             truncation_as_termination: true,
             value_bounds: ValueBounds::None,
+            value_penalty: 0.0,
             seed: 0,
         }
     }
@@ -441,6 +464,12 @@ impl DqnConfig {
         self
     }
 
+    /// Sets `value_penalty` (default 0: off).
+    pub fn with_value_penalty(mut self, weight: f32) -> Self {
+        self.value_penalty = weight;
+        self
+    }
+
     /// Sets `truncation_as_termination` (default `false`: bootstrap through truncation).
     pub fn with_truncation_as_termination(mut self, on: bool) -> Self {
         self.truncation_as_termination = on;
@@ -560,6 +589,13 @@ impl DqnConfig {
         }
         if let Some(p) = &self.prioritized {
             p.clone().with_capacity(self.memory_size).validate()?;
+        }
+        if !(self.value_penalty.is_finite() && self.value_penalty >= 0.0) {
+            return Err(Error::invalid_config(
+                "value_penalty",
+                self.value_penalty,
+                "must be finite and >= 0",
+            ));
         }
         if let ValueBounds::Fixed { min, max } = self.value_bounds
             && !(min.is_finite() && max.is_finite() && min <= max)
@@ -727,6 +763,16 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
                 value: format!("observation_dim {}", memory.observation_dim()),
                 rule: "must equal the network's input_dim",
             });
+        }
+        let mut online = online;
+        if config.value_penalty > 0.0 && config.value_bounds != ValueBounds::None {
+            // A network without the penalty is refused here, not at the first gradient step.
+            let unbounded = OutputPenalty {
+                low: f32::NEG_INFINITY,
+                high: f32::INFINITY,
+                weight: config.value_penalty,
+            };
+            online.set_output_penalty(Some(unbounded))?;
         }
         let target = match config.target_update {
             TargetUpdate::None => None,
@@ -954,6 +1000,14 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
     fn gradient_step(&mut self, rng: &mut dyn RngCore) -> Result<(f32, f32)> {
         if self.config.learning_rate_decay.is_some() {
             self.online.set_learning_rate(self.scheduled_learning_rate())?;
+        }
+        if self.config.value_penalty > 0.0 && self.config.value_bounds != ValueBounds::None {
+            let (low, high) = self.bootstrap_bounds();
+            self.online.set_output_penalty(Some(OutputPenalty {
+                low,
+                high,
+                weight: self.config.value_penalty,
+            }))?;
         }
         let mut batch = std::mem::take(&mut self.batch);
         let mut targets = std::mem::take(&mut self.targets);

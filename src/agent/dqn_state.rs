@@ -39,6 +39,7 @@ impl DqnConfig {
             prioritized,
             truncation_as_termination,
             value_bounds,
+            value_penalty,
             seed,
         } = self;
         // The network part: the sizes are placeholders (1 input, 1 output), only the settings
@@ -111,6 +112,7 @@ impl DqnConfig {
                 dict.set(key("value_bounds.max"), max);
             }
         }
+        dict.set(key("value_penalty"), value_penalty);
         dict.set(key("seed"), seed);
     }
 
@@ -207,6 +209,12 @@ impl DqnConfig {
             prioritized,
             truncation_as_termination: dict.parse(&key("truncation_as_termination"))?,
             value_bounds,
+            // A checkpoint written before the value penalty existed has none.
+            value_penalty: if dict.metadata().contains_key(&key("value_penalty")) {
+                dict.parse(&key("value_penalty"))?
+            } else {
+                0.0
+            },
             seed: dict.parse(&key("seed"))?,
         };
         config.validate().map_err(|e| invalid(format!("config: {e}")))?;

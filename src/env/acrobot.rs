@@ -79,6 +79,8 @@ const L1_SQUARED: f64 = LINK_LENGTH_1 * LINK_LENGTH_1;
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct AcrobotConfig {
     /// Episodes are truncated after this many steps (Gymnasium's `TimeLimit`). v1: 500.
     pub max_episode_steps: usize,

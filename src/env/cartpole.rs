@@ -49,6 +49,8 @@ pub const RESET_BOUND: f64 = 0.05;
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct CartPoleConfig {
     /// Episodes are truncated after this many steps (Gymnasium's `TimeLimit`). v0: 200, v1: 500.
     pub max_episode_steps: usize,

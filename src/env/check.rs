@@ -8,6 +8,8 @@ use crate::{Env, EnvRule, Error, Result};
 
 /// Settings of [`check_env`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct CheckConfig {
     /// Seed of every random draw of the check (resets and actions). Default 0.
     pub seed: u64,

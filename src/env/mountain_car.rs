@@ -56,6 +56,8 @@ const DOUBLE_UNIT: f64 = 1.0 / 9007199254740992.0;
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct MountainCarConfig {
     /// Episodes are truncated after this many steps (Gymnasium's `TimeLimit`). v0: 200.
     pub max_episode_steps: usize,

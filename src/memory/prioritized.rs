@@ -23,6 +23,8 @@ use crate::{Error, Result};
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct PrioritizedConfig {
     /// The most transitions held; the oldest is overwritten when full. Default 10 000.
     pub capacity: usize,

@@ -14,6 +14,8 @@ use std::fmt;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum Activation {
     /// `max(0, x)` (the default). Its derivative at 0 is taken as 0, as in PyTorch.
     #[default]
@@ -79,6 +81,8 @@ impl fmt::Display for Activation {
 /// probabilities. Cross-entropy training works on the logits either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum Output {
     /// The affine output as it is (the default): Q-values or logits.
     #[default]

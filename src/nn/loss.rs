@@ -45,6 +45,8 @@ use std::fmt;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum Loss {
     /// Squared TD error of the taken action, averaged over the batch (the default).
     #[default]
@@ -114,10 +116,50 @@ impl fmt::Display for Loss {
     }
 }
 
+/// A penalty on Q-values outside `[low, high]`, for every action of every state in a batch:
+/// `weight * (q - high)^2` above, `weight * (low - q)^2` below, averaged over the batch like the
+/// loss (and not weighted by prioritized replay's importance weights). See
+/// [`QNetwork::set_output_penalty`](crate::QNetwork::set_output_penalty) and
+/// [`DqnConfig::value_penalty`](crate::DqnConfig::value_penalty).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputPenalty {
+    /// Values below this are penalised (may be `-inf`: no lower bound).
+    pub low: f32,
+    /// Values above this are penalised (may be `inf`: no upper bound).
+    pub high: f32,
+    /// The factor of the squared excess, finite and `>= 0`.
+    pub weight: f32,
+}
+
+impl OutputPenalty {
+    /// Checks `low <= high` (neither NaN) and a finite `weight >= 0`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the broken rule.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.low.is_nan() || self.high.is_nan() || self.low > self.high {
+            return Err(crate::Error::InvalidArgument {
+                what: "output penalty bounds",
+                value: format!("[{}, {}]", self.low, self.high),
+                rule: "low <= high, neither NaN",
+            });
+        }
+        if !(self.weight.is_finite() && self.weight >= 0.0) {
+            return Err(crate::Error::InvalidArgument {
+                what: "output penalty weight",
+                value: self.weight.to_string(),
+                rule: "must be finite and >= 0",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The masked loss of a batch of outputs `q` (`[batch, num_actions]`, row-major).
 ///
-/// Writes `dL/dq` into `grad` (every untaken entry exactly 0) and `target - Q(s, a)` into `td`,
-/// and returns the loss. Inputs must have been validated by the caller.
+/// Writes `dL/dq` into `grad` (every untaken entry exactly 0 unless `penalty` reaches it) and
+/// `target - Q(s, a)` into `td`, and returns the loss, the penalty included. Inputs must have
+/// been validated by the caller.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn masked_loss(
     loss: Loss,
@@ -126,6 +168,7 @@ pub(crate) fn masked_loss(
     actions: &[usize],
     targets: &[f32],
     weights: Option<&[f32]>,
+    penalty: Option<OutputPenalty>,
     grad: &mut [f32],
     td: &mut [f32],
 ) -> f32 {
@@ -142,6 +185,21 @@ pub(crate) fn masked_loss(
         let w = weights.map_or(1.0, |w| w[i]);
         total += f64::from(w * loss.per_sample(d, num_actions));
         grad[idx] = w * inv_batch * loss.per_sample_grad(d, num_actions);
+    }
+    if let Some(OutputPenalty { low, high, weight }) = penalty
+        && weight > 0.0
+    {
+        for (&v, g) in q.iter().zip(grad.iter_mut()) {
+            let excess = if v > high {
+                v - high
+            } else if v < low {
+                v - low
+            } else {
+                continue;
+            };
+            total += f64::from(weight * excess * excess);
+            *g += weight * inv_batch * 2.0 * excess;
+        }
     }
     (total / batch as f64) as f32
 }
@@ -192,7 +250,7 @@ mod tests {
     const H: f32 = 1e-3;
     const TOL: f32 = 1e-3;
 
-    fn check_masked(loss: Loss, weights: Option<&[f32]>) {
+    fn check_masked(loss: Loss, weights: Option<&[f32]>, penalty: Option<OutputPenalty>) {
         let num_actions = 3;
         // TD errors kept away from the Huber kink at |d| = 1.
         let q = [0.5f32, -0.2, 1.1, 0.3, 0.9, -0.7];
@@ -201,11 +259,21 @@ mod tests {
         let eval = |q: &[f32]| {
             let mut g = [0.0; 6];
             let mut td = [0.0; 2];
-            masked_loss(loss, q, num_actions, &actions, &targets, weights, &mut g, &mut td)
+            masked_loss(loss, q, num_actions, &actions, &targets, weights, penalty, &mut g, &mut td)
         };
         let mut grad = [0.0; 6];
         let mut td = [0.0; 2];
-        masked_loss(loss, &q, num_actions, &actions, &targets, weights, &mut grad, &mut td);
+        masked_loss(
+            loss,
+            &q,
+            num_actions,
+            &actions,
+            &targets,
+            weights,
+            penalty,
+            &mut grad,
+            &mut td,
+        );
         assert_abs_diff_eq!(td[0], 3.0 - 1.1, epsilon = 1e-6);
         assert_abs_diff_eq!(td[1], 0.1 - 0.3, epsilon = 1e-6);
         for j in 0..q.len() {
@@ -215,7 +283,8 @@ mod tests {
             let fd = (eval(&qp) - eval(&qm)) / (2.0 * H);
             assert_abs_diff_eq!(grad[j], fd, epsilon = TOL);
             let taken = j == 2 || j == num_actions;
-            if !taken {
+            let penalised = penalty.is_some_and(|p| q[j] > p.high || q[j] < p.low);
+            if !taken && !penalised {
                 assert_eq!(grad[j], 0.0, "untaken action got gradient");
             }
         }
@@ -224,18 +293,84 @@ mod tests {
     #[test]
     fn masked_losses_match_finite_differences() {
         for loss in [Loss::MaskedMse, Loss::KerasMaskedMse, Loss::Huber] {
-            check_masked(loss, None);
-            check_masked(loss, Some(&[0.25, 1.7]));
+            check_masked(loss, None, None);
+            check_masked(loss, Some(&[0.25, 1.7]), None);
+            // Above the bound: 1.1 (taken) and 0.9 (untaken); below: -0.7 (untaken).
+            let penalty = OutputPenalty { low: -0.5, high: 0.8, weight: 1.5 };
+            check_masked(loss, None, Some(penalty));
+            check_masked(loss, Some(&[0.25, 1.7]), Some(penalty));
         }
+    }
+
+    #[test]
+    fn the_output_penalty_reaches_every_action_outside_the_bounds_and_nothing_inside() {
+        let q = [0.5f32, -0.2, 1.1, 0.3, 0.9, -0.7];
+        let (actions, targets) = ([2usize, 0], [3.0f32, 0.1]);
+        let (mut plain, mut td) = ([0.0; 6], [0.0; 2]);
+        let base = masked_loss(
+            Loss::MaskedMse,
+            &q,
+            3,
+            &actions,
+            &targets,
+            None,
+            None,
+            &mut plain,
+            &mut td,
+        );
+        let penalty = OutputPenalty { low: -0.5, high: 0.8, weight: 2.0 };
+        let mut grad = [0.0; 6];
+        let loss = masked_loss(
+            Loss::MaskedMse,
+            &q,
+            3,
+            &actions,
+            &targets,
+            None,
+            Some(penalty),
+            &mut grad,
+            &mut td,
+        );
+        // 2 * (0.3^2 + 0.1^2 + 0.2^2) / 2 = 0.14 more.
+        assert_abs_diff_eq!(loss - base, 0.14, epsilon = 1e-5);
+        let expected_extra =
+            [0.0, 0.0, 2.0 * 2.0 * 0.3 / 2.0, 0.0, 2.0 * 2.0 * 0.1 / 2.0, 2.0 * 2.0 * -0.2 / 2.0];
+        for j in 0..6 {
+            assert_abs_diff_eq!(grad[j] - plain[j], expected_extra[j], epsilon = 1e-5);
+        }
+        let off = OutputPenalty { weight: 0.0, ..penalty };
+        let mut g0 = [0.0; 6];
+        let l0 = masked_loss(
+            Loss::MaskedMse,
+            &q,
+            3,
+            &actions,
+            &targets,
+            None,
+            Some(off),
+            &mut g0,
+            &mut td,
+        );
+        assert_eq!((l0, g0), (base, plain));
     }
 
     #[test]
     fn keras_scaling_is_mse_over_num_actions() {
         let q = [0.5f32, -0.2, 1.1, 0.3, 0.9, -0.7];
         let (mut g, mut td) = ([0.0; 6], [0.0; 2]);
-        let mse = masked_loss(Loss::MaskedMse, &q, 3, &[2, 0], &[3.0, 0.1], None, &mut g, &mut td);
-        let keras =
-            masked_loss(Loss::KerasMaskedMse, &q, 3, &[2, 0], &[3.0, 0.1], None, &mut g, &mut td);
+        let mse =
+            masked_loss(Loss::MaskedMse, &q, 3, &[2, 0], &[3.0, 0.1], None, None, &mut g, &mut td);
+        let keras = masked_loss(
+            Loss::KerasMaskedMse,
+            &q,
+            3,
+            &[2, 0],
+            &[3.0, 0.1],
+            None,
+            None,
+            &mut g,
+            &mut td,
+        );
         assert_abs_diff_eq!(keras, mse / 3.0, epsilon = 1e-6);
         // Keras: mean over batch and actions of (mask * (y - q))^2.
         let keras_by_hand = ((3.0f32 - 1.1).powi(2) + (0.1f32 - 0.3).powi(2)) / 6.0;

@@ -9,7 +9,7 @@ use ndarray_rand::rand_distr::Uniform;
 use rand::{Rng, RngCore};
 
 use super::activation::{softmax_backward_in_place, softmax_in_place};
-use super::loss::{masked_loss, softmax_cross_entropy};
+use super::loss::{OutputPenalty, masked_loss, softmax_cross_entropy};
 use super::optimizer::OptimizerState;
 use super::{Activation, Loss, Optimizer, Output, QNetwork, TrainStats};
 use crate::{Error, Result};
@@ -18,6 +18,8 @@ use crate::{Error, Result};
 /// [`Init::TorchDefault`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum Init {
     /// He (Kaiming) uniform, `U(-sqrt(6 / fan_in), sqrt(6 / fan_in))`, suited to ReLU (the
     /// default).
@@ -86,6 +88,8 @@ impl fmt::Display for Init {
 /// assert!(MlpConfig { dropout: 1.0, ..MlpConfig::default() }.validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct MlpConfig {
     /// Length of an input row (the observation size); at least 1. Default 4.
     pub input_dim: usize,
@@ -264,6 +268,8 @@ struct Workspace {
     /// Per layer: the activations of the single-observation path, and a copy of its input.
     single: Vec<Vec<f32>>,
     single_input: Vec<f32>,
+    /// The penalty on outputs outside bounds of the Q-learning steps, if set.
+    penalty: Option<OutputPenalty>,
 }
 
 /// What a training step fits.
@@ -699,6 +705,7 @@ impl Mlp {
                     actions,
                     &ws.targets,
                     weights,
+                    ws.penalty,
                     grad,
                     &mut ws.td,
                 );
@@ -1076,6 +1083,14 @@ impl QNetwork for Mlp {
             });
         }
         self.config.optimizer = self.config.optimizer.with_learning_rate(lr);
+        Ok(())
+    }
+
+    fn set_output_penalty(&mut self, penalty: Option<OutputPenalty>) -> Result<()> {
+        if let Some(p) = &penalty {
+            p.validate()?;
+        }
+        self.ws.penalty = penalty;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ mod state;
 mod weights;
 
 pub use activation::{Activation, Output};
-pub use loss::Loss;
+pub use loss::{Loss, OutputPenalty};
 pub use mlp::{Init, Mlp, MlpConfig};
 pub use optimizer::{Optimizer, OptimizerConfig};
 #[cfg(feature = "safetensors")]
@@ -123,6 +123,29 @@ pub trait QNetwork {
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if `lr` is not finite and
     /// positive; the rate is then unchanged.
     fn set_learning_rate(&mut self, lr: f32) -> Result<()>;
+
+    /// Adds `penalty` to the loss of the next training steps (`None` removes it): every output
+    /// of every state in a batch that is outside `[low, high]` is pulled back by
+    /// `weight * excess^2`, the taken action or not. [`DqnAgent`](crate::DqnAgent) sets it
+    /// before each gradient step from its bootstrap bounds when
+    /// [`DqnConfig::value_penalty`](crate::DqnConfig::value_penalty) is above 0.
+    ///
+    /// The provided implementation accepts `None` and refuses a penalty; [`Mlp`] implements it.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) if the network has no penalty,
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for bounds or a weight that
+    /// [`OutputPenalty::validate`] refuses (the previous penalty is then kept).
+    fn set_output_penalty(&mut self, penalty: Option<OutputPenalty>) -> Result<()> {
+        match penalty {
+            None => Ok(()),
+            Some(_) => Err(crate::Error::Unsupported {
+                what: "an output penalty on this QNetwork (implement set_output_penalty, or set \
+                       DqnConfig::value_penalty to 0)"
+                    .into(),
+            }),
+        }
+    }
 
     /// Read access to every parameter tensor, in a fixed order (for [`Mlp`]: `layers.0.weight`
     /// `[out, in]`, `layers.0.bias` `[out]`, `layers.1.weight`, ...).

@@ -10,6 +10,8 @@ pub const DEFAULT_MAX_EPISODE_STEPS: usize = 100_000;
 
 /// When something happens during training: every `n` episodes or every `n` environment steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum Interval {
     /// After every `n`-th episode.
     Episodes(usize),
@@ -51,6 +53,8 @@ impl Interval {
 /// assert!(eval.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct EvalConfig {
     /// Greedy episodes per evaluation (default 10).
     pub episodes: usize,
@@ -119,6 +123,8 @@ impl EvalConfig {
 /// assert!(TrainConfig::default().with_episodes(0).validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct TrainConfig {
     /// The most episodes to train for, counted over the whole run (default `Some(300)`).
     pub episodes: Option<usize>,

@@ -11,6 +11,8 @@ use crate::tensorboard::SummaryWriter;
 
 /// The step axis of the logged scalars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub enum LogStep {
     /// Environment steps since training began (Stable-Baselines3's `num_timesteps`; the
     /// default).
