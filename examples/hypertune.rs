@@ -34,6 +34,8 @@
 mod args;
 #[path = "trainer/job.rs"]
 mod job;
+#[path = "trainer/vertex.rs"]
+mod vertex;
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -186,7 +188,13 @@ fn trial_args(h: &HypertuneArgs, i: usize, p: &Point) -> TrainerArgs {
         eval_rate: h.eval_rate as usize,
         seed: h.seed + i as u64,
         preset: h.preset,
+        config: None,
+        checkpoint_every: Some(0),
+        resume: false,
+        keep_best: false,
         overwrite: h.overwrite,
+        dirs: None,
+        hypertune: None,
     }
 }
 

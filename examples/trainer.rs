@@ -10,15 +10,32 @@
 //! | `recording.gif` | one greedy episode of the trained agent, drawn as Gymnasium draws the game (CartPole and MountainCar 600x400, Acrobot 500x500) at Gymnasium's frame rate (50, 30 and 15 fps) |
 //! | `learning_curve.svg` | returns, their trailing mean, the evaluations |
 //! | `metrics.csv` | one row per episode: episode, return, length, epsilon, loss, trailing_mean, env_steps, eval, ep_len_mean, mean_q, learning_rate, n_updates, eval_length |
-//! | `config.json` | the flags and the resolved `DqnConfig` |
+//! | `config.json` | the flags and the resolved `DqnConfig` (as the `serde` feature writes it; `--config` reads the file back) |
+//! | `checkpoint-<episode>.ckpt` | the whole run (`deepq::Trainer`'s checkpoint plus where the other files stood), every `--checkpoint_every` episodes; the newest two are kept |
+//! | `best.safetensors` | with `--keep_best`: the network of the best greedy evaluation (Stable-Baselines3's `best_model`) |
+//!
+//! and reports every evaluation to the cloudml-hypertune metrics file that Vertex AI reads
+//! (`$CLOUD_ML_HP_METRIC_FILE`, else `/tmp/hypertune/output.metrics`; see
+//! `examples/trainer/vertex.rs`).
+//!
+//! Without `--job-dir`, Vertex AI's `AIP_MODEL_DIR`, `AIP_CHECKPOINT_DIR` and
+//! `AIP_TENSORBOARD_LOG_DIR` are used where they are set (a `gs://bucket/path` as its Cloud
+//! Storage FUSE mount `/gcs/bucket/path`): the outputs, the checkpoints and the event files.
 //!
 //! ```text
 //! cargo run --release --example trainer -- --job-dir runs/trainer
 //!     [--game CartPole-v0|CartPole-v1|Acrobot-v1|MountainCar-v0]
 //!     [--episodes 300] [--learning_rate LR] [--hidden_neurons N] [--gamma G]
 //!     [--explore_decay D] [--memory_size N] [--memory_batch_size N] [--print_rate 10]
-//!     [--eval_rate 10] [--seed 0] [--preset default|tutorial]
+//!     [--eval_rate 10] [--seed 0] [--preset default|tutorial | --config FILE.json]
+//!     [--checkpoint_every N] [--resume] [--keep_best] [--overwrite]
 //! ```
+//!
+//! `--resume` continues from the newest valid checkpoint (a damaged newest one falls back to the
+//! one before, with a message; with none, it starts from scratch and says so, so a cluster can
+//! always pass it). A run killed at any moment and resumed ends with a `model.safetensors`
+//! byte-identical to the uninterrupted run's, and `metrics.csv`, the event file and the
+//! hypertune file hold each episode once (`tests/trainer_resume.rs` kills it at random points).
 //!
 //! `--preset default` starts from `DqnConfig::default()` (the configuration that solves
 //! CartPole), `--preset tutorial` from `DqnConfig::tutorial()` (the notebook's defaults and
@@ -33,23 +50,35 @@
 //! Expected output: a progress line every `--print_rate` episodes, `episode_reward=<return>` on
 //! its own line after every greedy evaluation episode (every `--eval_rate` episodes; Katib's
 //! StdOut metrics collector reads these lines), `final_episode_reward=<mean>` after a final
-//! 10-episode greedy evaluation, then the files written with their sizes. The default run
+//! 10-episode greedy evaluation, with `--keep_best` a last `episode_reward=` line with the best
+//! evaluation's return, its episode and its file, then the files written with their sizes. The default run
 //! (300 episodes of CartPole-v0) takes seconds in release.
 
 #[path = "trainer/args.rs"]
 mod args;
 #[path = "trainer/job.rs"]
 mod job;
+#[path = "trainer/vertex.rs"]
+mod vertex;
 
 use std::error::Error;
 use std::io::Write;
 
-use clap::{CommandFactory, Parser, error::ErrorKind};
+use clap::{CommandFactory, FromArgMatches, error::ErrorKind, parser::ValueSource};
 
 use args::TrainerArgs;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = TrainerArgs::parse();
+    let matches = TrainerArgs::command().get_matches();
+    let mut args = TrainerArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Vertex AI's output directories and metrics file, from the environment.
+    let env = |name: &str| std::env::var(name).ok();
+    let given = matches.value_source("job_dir") == Some(ValueSource::CommandLine);
+    let dirs =
+        vertex::JobDirs::resolve(given.then_some(args.job_dir.as_path()), &args.job_dir, &env);
+    args.job_dir = dirs.job.clone();
+    args.dirs = Some(dirs);
+    args.hypertune = Some(vertex::HypertuneFile::from_env(&env));
     let config = match args.dqn_config() {
         Ok(config) => config,
         Err(message) => TrainerArgs::command().error(ErrorKind::ValueValidation, message).exit(),
@@ -91,5 +120,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         result.final_eval.sd
     )?;
     write!(out, "{}", job::describe_files(&args.job_dir, &result.files))?;
+    if let Some(h) = &args.hypertune {
+        writeln!(out, "hypertune metrics (Vertex AI): {}", h.path().display())?;
+    }
     Ok(())
 }

@@ -6,6 +6,8 @@
 mod args;
 #[path = "../examples/trainer/job.rs"]
 mod job;
+#[path = "../examples/trainer/vertex.rs"]
+mod vertex;
 
 use std::path::{Path, PathBuf};
 
@@ -126,6 +128,9 @@ fn try_job(
         "--job-dir",
         dir.to_str().unwrap(),
     ];
+    // A flag in `extra` replaces the one of the same name above.
+    let name = |f: &str| f.split('=').next().unwrap_or_default().to_string();
+    flags.retain(|f| !extra.iter().any(|e| name(e) == name(f)));
     flags.extend_from_slice(extra);
     let args = parse(&flags).unwrap();
     let mut config = args.dqn_config().unwrap();
@@ -379,4 +384,165 @@ fn a_job_on_each_new_game_records_its_own_gif() {
         assert!(svg.contains(game) && svg.contains("-100"), "{game}: negative returns on the axis");
         std::fs::remove_dir_all(&dir).ok();
     }
+}
+
+#[test]
+fn a_config_file_is_the_base_that_flags_override() {
+    let dir = temp_dir("config-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A bare DqnConfig, partial: the rest is DqnConfig::default()'s.
+    let file = dir.join("dqn.json");
+    std::fs::write(&file, r#"{ "gamma": 0.97, "hidden": [32, 16], "n_step": 1 }"#).unwrap();
+    let args = parse(&["--config", file.to_str().unwrap(), "--gamma=0.9", "--seed=4"]).unwrap();
+    let expected =
+        DqnConfig::default().with_hidden(vec![32, 16]).with_n_step(1).with_gamma(0.9).with_seed(4);
+    assert_eq!(args.dqn_config().unwrap(), expected);
+    // --config and --preset are exclusive; a file that is not a DqnConfig is refused, naming it.
+    let err = parse(&["--config", file.to_str().unwrap(), "--preset", "tutorial"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+    for (text, what) in [("{ \"gama\": 0.9 }", "not a DqnConfig"), ("[1,", "not JSON")] {
+        std::fs::write(&file, text).unwrap();
+        let err = parse(&["--config", file.to_str().unwrap()]).unwrap().dqn_config().unwrap_err();
+        assert!(err.contains(what) && err.contains("dqn.json"), "{err}");
+    }
+    let missing = dir.join("missing.json");
+    let err = parse(&["--config", missing.to_str().unwrap()]).unwrap().dqn_config().unwrap_err();
+    assert!(err.contains("cannot read"), "{err}");
+    // A config the library refuses is named by the file it came from.
+    std::fs::write(&file, r#"{ "gamma": 1.5 }"#).unwrap();
+    let err = parse(&["--config", file.to_str().unwrap()]).unwrap().dqn_config();
+    assert!(err.is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_jobs_config_json_reruns_the_job() {
+    let (a, b) = (temp_dir("rerun-a"), temp_dir("rerun-b"));
+    let light = job::Outputs { gif: false, plot: false };
+    let (first, _) = try_job(&a, light, &["--preset=tutorial", "--learning_rate=0.01"]).unwrap();
+    // config.json holds the resolved DqnConfig as the serde feature writes it ...
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("config.json")).unwrap()).unwrap();
+    let dqn: DqnConfig = serde_json::from_value(written["dqn"].clone()).unwrap();
+    let args = parse(&[
+        "--preset=tutorial",
+        "--learning_rate=0.01",
+        "--hidden_neurons=16",
+        "--memory_batch_size=8",
+        "--seed=3",
+    ])
+    .unwrap();
+    let mut resolved = args.dqn_config().unwrap();
+    resolved.learning_starts = 50;
+    assert_eq!(dqn, resolved);
+    assert_eq!(written["flags"]["preset"], "tutorial");
+    assert_eq!(written["flags"]["job-dir"], a.display().to_string());
+    // ... and --config reads it back: the same config, so the same run.
+    let config = a.join("config.json");
+    let rerun = parse(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--seed=3",
+        "--job-dir",
+        b.to_str().unwrap(),
+        "--episodes=12",
+        "--eval_rate=5",
+    ])
+    .unwrap();
+    let second = job::run(&rerun, &rerun.dqn_config().unwrap(), light, &mut Vec::new()).unwrap();
+    assert_eq!(first.final_eval, second.final_eval);
+    let read = |d: &PathBuf, f: &str| std::fs::read(d.join(f)).unwrap();
+    assert!(read(&a, "model.safetensors") == read(&b, "model.safetensors"));
+    std::fs::remove_dir_all(&a).ok();
+    std::fs::remove_dir_all(&b).ok();
+}
+
+#[test]
+fn keep_best_writes_the_best_evaluations_weights_and_reports_it_last() {
+    let dir = temp_dir("keep-best");
+    let light = job::Outputs { gif: false, plot: false };
+    let args = parse(&[
+        "--keep_best",
+        "--episodes=30",
+        "--eval_rate=3",
+        "--hidden_neurons=16",
+        "--seed=3",
+        "--job-dir",
+        dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    let mut config = args.dqn_config().unwrap();
+    config.learning_starts = 50;
+    let mut out = Vec::new();
+    let result = job::run(&args, &config, light, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let rewards: Vec<f32> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("episode_reward="))
+        .map(|v| v.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rewards.len(), 11, "{out}");
+    let periodic = &rewards[..10];
+    let best = periodic.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // The best is the first evaluation that reached the maximum, and the last report is it.
+    let episode = 3 * (periodic.iter().position(|&r| r == best).unwrap() + 1);
+    assert_eq!(result.best, Some((episode, best)));
+    assert_eq!(rewards[10], best);
+    let last = out.lines().rfind(|l| l.starts_with("episode_reward=")).unwrap();
+    assert!(
+        last.contains(&format!("episode {episode}")) && last.contains("best.safetensors"),
+        "{last}"
+    );
+    let kept = Mlp::load(dir.join(job::BEST_FILE)).unwrap();
+    assert_eq!((kept.input_dim(), kept.output_dim()), (4, 2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn overwrite_keeps_the_previous_run_until_the_new_one_has_succeeded() {
+    let dir = temp_dir("overwrite-aside");
+    let light = job::Outputs { gif: false, plot: false };
+    try_job(&dir, light, &[]).unwrap();
+    let snapshot = || -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                let bytes = if e.file_type().unwrap().is_file() {
+                    std::fs::read(e.path()).unwrap()
+                } else {
+                    Vec::new()
+                };
+                (e.file_name().to_string_lossy().into_owned(), bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot();
+    // A replacing run that fails at its end (--keep_best with no evaluation) puts the previous
+    // run's files back as they were.
+    let err = try_job(&dir, light, &["--overwrite", "--keep_best", "--eval_rate=100"]).unwrap_err();
+    assert!(err.to_string().contains("no evaluation ran"), "{err}");
+    assert!(snapshot() == before, "the previous run is back, byte for byte");
+    // A replacing run that succeeds leaves only its own files.
+    try_job(&dir, light, &["--overwrite", "--learning_rate=0.002"]).unwrap();
+    let after = snapshot();
+    assert!(
+        !after.iter().any(|(n, _)| n == job::REPLACED_DIR),
+        "{:?}",
+        after.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(after != before);
+    // A .replaced/ left by a killed --overwrite run holds the last complete run: the next
+    // --overwrite keeps it while it runs and removes the killed run's partial files.
+    let aside = dir.join(job::REPLACED_DIR);
+    std::fs::create_dir(&aside).unwrap();
+    std::fs::write(aside.join("model.safetensors"), b"complete run").unwrap();
+    std::fs::write(dir.join("metrics.csv"), b"partial").unwrap();
+    let err = try_job(&dir, light, &["--overwrite", "--keep_best", "--eval_rate=100"]).unwrap_err();
+    assert!(err.to_string().contains("no evaluation ran"), "{err}");
+    assert_eq!(std::fs::read(dir.join("model.safetensors")).unwrap(), b"complete run");
+    assert!(!aside.exists());
+    std::fs::remove_dir_all(&dir).ok();
 }

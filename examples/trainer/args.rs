@@ -11,6 +11,9 @@ use clap::{Parser, ValueEnum};
 use deepq::{
     Acrobot, CartPole, DqnConfig, Env, Error, Exploration, Frame, MountainCar, Step, StepInfo,
 };
+use serde::{Serialize, Serializer};
+
+use crate::vertex::{HypertuneFile, JobDirs};
 use ndarray::Array1;
 use rand::RngCore;
 
@@ -61,6 +64,12 @@ impl Game {
             Game::AcrobotV1 => 15,
             Game::MountainCarV0 => 30,
         }
+    }
+}
+
+impl Serialize for Game {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
     }
 }
 
@@ -161,12 +170,18 @@ impl Preset {
     }
 }
 
+impl Serialize for Preset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// Trains a DQN on CartPole and writes TensorBoard logs, weights, a GIF of the trained agent, a
 /// learning curve, per-episode metrics and the resolved config into --job-dir.
 ///
 /// Hyperparameter flags left out keep the --preset's values; a flag given overrides it. Every
 /// evaluation prints `episode_reward=<value>` on its own line (Katib's StdOut metrics format).
-#[derive(Debug, Clone, PartialEq, Parser)]
+#[derive(Debug, Clone, PartialEq, Parser, Serialize)]
 #[command(name = "trainer")]
 pub struct TrainerArgs {
     /// The environment.
@@ -195,8 +210,11 @@ pub struct TrainerArgs {
     /// Transitions sampled per gradient step, at most --memory_size [default: the preset's].
     #[arg(long = "memory_batch_size", value_name = "N", value_parser = at_least_one)]
     pub memory_batch_size: Option<usize>,
-    /// Directory for the outputs (created if missing; old event files in it are removed).
+    /// Directory for the outputs (created if missing). Without it, Vertex AI's AIP_MODEL_DIR,
+    /// AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR are used where set (gs://B/P as its
+    /// Cloud Storage FUSE mount /gcs/B/P), else runs/trainer.
     #[arg(long = "job-dir", value_name = "DIR", default_value = "runs/trainer")]
+    #[serde(rename = "job-dir")]
     pub job_dir: PathBuf,
     /// Print a progress line every this many episodes (0: never).
     #[arg(long = "print_rate", value_name = "N", default_value_t = 10)]
@@ -211,11 +229,39 @@ pub struct TrainerArgs {
     /// The configuration the hyperparameter flags override.
     #[arg(long, value_enum, default_value = "default")]
     pub preset: Preset,
+    /// Start from this DqnConfig JSON instead of a preset: a bare DqnConfig (fields left out
+    /// keep DqnConfig::default()'s values) or a job's config.json (its "dqn" object).
+    /// Hyperparameter flags override it, and so does --seed (default 0), always.
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    pub config: Option<PathBuf>,
+    /// Write a checkpoint of the whole run every this many episodes (0: never) [default: the
+    /// --eval_rate].
+    #[arg(long = "checkpoint_every", value_name = "N")]
+    pub checkpoint_every: Option<usize>,
+    /// Continue from the newest valid checkpoint in the job's checkpoint directory (falling
+    /// back to the one before if the newest is unreadable); with none, start from scratch.
+    #[arg(long)]
+    pub resume: bool,
+    /// Keep the weights of the best greedy evaluation in best.safetensors and report it as
+    /// the final episode_reward.
+    #[arg(long = "keep_best")]
+    pub keep_best: bool,
 
     /// Replace the files of a previous run in --job-dir (without it, a job-dir that holds a
     /// previous run's files is refused, so that a run never destroys another's results).
     #[arg(long)]
     pub overwrite: bool,
+
+    /// Where the job writes (`None`: everything in --job-dir); set from the environment by the
+    /// trainer's `main` ([`JobDirs::resolve`]).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub dirs: Option<JobDirs>,
+    /// The cloudml-hypertune metrics file to report to (`None`: none); the trainer's `main`
+    /// sets it from the environment ([`HypertuneFile::from_env`]).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub hypertune: Option<HypertuneFile>,
 }
 
 impl TrainerArgs {
@@ -228,9 +274,10 @@ impl TrainerArgs {
     /// # Errors
     /// The config's validation error, prefixed with the flag that broke the rule.
     pub fn dqn_config(&self) -> Result<DqnConfig, String> {
-        let mut config = match self.preset {
-            Preset::Default => DqnConfig::default(),
-            Preset::Tutorial => DqnConfig::tutorial(),
+        let mut config = match (&self.config, self.preset) {
+            (Some(path), _) => read_config_file(path)?,
+            (None, Preset::Default) => DqnConfig::default(),
+            (None, Preset::Tutorial) => DqnConfig::tutorial(),
         };
         if let Some(lr) = self.learning_rate {
             config = config.with_learning_rate(lr);
@@ -261,11 +308,46 @@ impl TrainerArgs {
         config.validate().map_err(|e| match &e {
             Error::InvalidConfig { field, .. } => match flag_of(field) {
                 Some(flag) => format!("invalid value for {flag}: {e}"),
-                None => format!("invalid config (--preset {}): {e}", self.preset.name()),
+                None => match &self.config {
+                    Some(path) => format!("invalid config (--config {}): {e}", path.display()),
+                    None => format!("invalid config (--preset {}): {e}", self.preset.name()),
+                },
             },
             _ => e.to_string(),
         })?;
         Ok(config)
+    }
+
+    /// The directories the job writes into.
+    pub fn job_dirs(&self) -> JobDirs {
+        self.dirs.clone().unwrap_or_else(|| JobDirs::all_in(&self.job_dir))
+    }
+
+    /// Episodes between checkpoints (0: none).
+    pub fn checkpoint_interval(&self) -> usize {
+        self.checkpoint_every.unwrap_or(self.eval_rate)
+    }
+}
+
+/// A `--config` file: a `DqnConfig` as the `serde` feature writes it, or a job's `config.json`
+/// whose `dqn` object is one.
+fn read_config_file(path: &std::path::Path) -> Result<DqnConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--config {}: cannot read it: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("--config {}: not JSON: {e}", path.display()))?;
+    let dqn = match value.get("dqn") {
+        Some(inner) if value.get("flags").is_some() => inner.clone(),
+        _ => value,
+    };
+    serde_json::from_value(dqn)
+        .map_err(|e| format!("--config {}: not a DqnConfig: {e}", path.display()))
+}
+
+impl TrainerArgs {
+    /// The flags with the hyperparameters that resolved into `config` (for `config.json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -282,12 +364,17 @@ fn flag_of(field: &str) -> Option<&'static str> {
     })
 }
 
+/// A count of at least 1. An integral decimal (`256.0`) is taken too: Vertex AI may pass a
+/// DISCRETE parameter's value in that form.
 fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{e}")),
-    }
+    let n = match s.parse::<usize>() {
+        Ok(n) => n,
+        Err(e) => match s.parse::<f64>() {
+            Ok(v) if v.fract() == 0.0 && v >= 0.0 && v < 2f64.powi(53) => v as usize,
+            _ => return Err(format!("{e}")),
+        },
+    };
+    if n == 0 { Err("must be at least 1".into()) } else { Ok(n) }
 }
 
 fn float(s: &str) -> Result<f32, String> {

@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::args::{GameEnv, TrainerArgs};
+use crate::vertex::JobDirs;
 
 /// Errors of a job, sendable across the threads of a hyperparameter search.
 pub type JobError = Box<dyn Error + Send + Sync>;
@@ -57,6 +58,9 @@ impl Outputs {
 pub struct JobResult {
     /// The return of the last periodic greedy evaluation episode (`episode_reward`).
     pub episode_reward: Option<f32>,
+    /// With `--keep_best`: the episode and return of the best evaluation, whose weights are
+    /// in `best.safetensors`.
+    pub best: Option<(usize, f32)>,
     /// The final greedy evaluation over [`FINAL_EVAL_EPISODES`] episodes.
     pub final_eval: EvalStats,
     /// Mean return of the last 100 training episodes.
@@ -69,8 +73,187 @@ pub struct JobResult {
     pub files: Vec<(String, u64)>,
 }
 
+/// The name of the checkpoint written after `episode` episodes.
+pub fn checkpoint_name(episode: usize) -> String {
+    format!("checkpoint-{episode:08}.ckpt")
+}
+
+/// The episode of a checkpoint's file name, if it is one.
+fn checkpoint_episode(name: &str) -> Option<usize> {
+    name.strip_prefix("checkpoint-")?.strip_suffix(".ckpt")?.parse().ok()
+}
+
+/// The checkpoints in `dir`, newest (most episodes) first.
+pub fn list_checkpoints(dir: &Path) -> Result<Vec<(usize, std::path::PathBuf)>, JobError> {
+    let mut found = Vec::new();
+    if dir.is_dir() {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if let Some(episode) = checkpoint_episode(&entry.file_name().to_string_lossy()) {
+                found.push((episode, entry.path()));
+            }
+        }
+    }
+    found.sort_by_key(|c| std::cmp::Reverse(c.0));
+    Ok(found)
+}
+
+/// Checkpoints kept in the checkpoint directory (the newest and the one before, so that a
+/// damaged newest one still leaves a run to resume).
+const CHECKPOINTS_KEPT: usize = 2;
+
+/// What the job adds to the trainer's checkpoint: where its other files stood.
+#[derive(Debug, Clone, PartialEq)]
+struct JobMark {
+    /// Bytes of `metrics.csv`.
+    metrics_len: u64,
+    /// The event file's name and bytes.
+    events_file: String,
+    events_len: u64,
+    /// The hypertune reports so far.
+    hypertune: Vec<String>,
+    /// The best evaluation so far: its episode and return.
+    best: Option<(usize, f32)>,
+}
+
+fn write_checkpoint(
+    path: &Path,
+    trainer: &Trainer,
+    config: &DqnConfig,
+    mark: &JobMark,
+) -> Result<(), JobError> {
+    let mut dict = trainer.state_dict()?;
+    dict.set("job.dqn_config", serde_json::to_string(config)?);
+    dict.set("job.metrics_len", mark.metrics_len);
+    dict.set("job.events_file", &mark.events_file);
+    dict.set("job.events_len", mark.events_len);
+    dict.set("job.hypertune", serde_json::to_string(&mark.hypertune)?);
+    if let Some((episode, reward)) = mark.best {
+        dict.set("job.best_episode", episode);
+        dict.set("job.best_reward", reward);
+    }
+    write_atomic(path, &dict.to_bytes()?)
+}
+
+fn read_checkpoint(path: &Path) -> Result<(Trainer, DqnConfig, JobMark), JobError> {
+    let bytes = fs::read(path)?;
+    let dict = deepq::StateDict::from_bytes(&bytes)?;
+    let trainer = Trainer::from_state_dict(&dict)?;
+    let config: DqnConfig = serde_json::from_str(dict.get("job.dqn_config")?)?;
+    let best = match dict.parse_option::<usize>("job.best_episode")? {
+        Some(episode) => Some((episode, dict.parse("job.best_reward")?)),
+        None => None,
+    };
+    let mark = JobMark {
+        metrics_len: dict.parse("job.metrics_len")?,
+        events_file: dict.get("job.events_file")?.to_string(),
+        events_len: dict.parse("job.events_len")?,
+        hypertune: serde_json::from_str(dict.get("job.hypertune")?)?,
+        best,
+    };
+    Ok((trainer, config, mark))
+}
+
+/// A run restored from a checkpoint, its files cut back to where the checkpoint stood.
+struct Restored {
+    trainer: Trainer,
+    mark: JobMark,
+    /// `(return, trailing mean)` of every episode, from `metrics.csv`.
+    curve: Vec<(f32, f32)>,
+    /// `(episode, return)` of every evaluation, from `metrics.csv`.
+    evals: Vec<(usize, f32)>,
+    logger: TensorBoardLogger,
+}
+
+/// The newest checkpoint that loads, belongs to this config and whose files are intact, with
+/// those files cut back to it; `None` when there is none (each one passed over is reported on
+/// `out`).
+fn restore(
+    dirs: &JobDirs,
+    config: &DqnConfig,
+    out: &mut dyn Write,
+) -> Result<Option<Restored>, JobError> {
+    for (episode, path) in list_checkpoints(&dirs.checkpoints)? {
+        let attempt = || -> Result<Restored, JobError> {
+            let (trainer, saved, mark) = read_checkpoint(&path)?;
+            if &saved != config {
+                return Err(Box::new(UsageError(format!(
+                    "{} was written by a run with another configuration; pass --overwrite to \
+                     start over, or the flags of that run",
+                    path.display()
+                ))));
+            }
+            let metrics = dirs.job.join("metrics.csv");
+            let text = fs::read(&metrics)?;
+            let kept = usize::try_from(mark.metrics_len)?;
+            if text.len() < kept {
+                return Err(format!("metrics.csv is shorter than at episode {episode}").into());
+            }
+            let (curve, evals) = parse_metrics(std::str::from_utf8(&text[..kept])?)?;
+            if curve.len() != episode {
+                return Err(
+                    format!("metrics.csv has {} episodes, not {episode}", curve.len()).into()
+                );
+            }
+            let events = dirs.tensorboard.join(&mark.events_file);
+            let writer = deepq::SummaryWriter::resume(&events, mark.events_len)?;
+            let file = fs::OpenOptions::new().write(true).open(&metrics)?;
+            file.set_len(mark.metrics_len)?;
+            file.sync_all()?;
+            let logger = TensorBoardLogger::new(writer).with_step(LogStep::Episode);
+            Ok(Restored { trainer, mark, curve, evals, logger })
+        };
+        match attempt() {
+            Ok(restored) => {
+                writeln!(out, "resuming from {} (episode {episode})", path.display())?;
+                return Ok(Some(restored));
+            }
+            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
+            Err(e) => writeln!(
+                out,
+                "checkpoint {} cannot be resumed ({e}); trying the one before",
+                path.display()
+            )?,
+        }
+    }
+    writeln!(
+        out,
+        "no checkpoint to resume in {}: starting from scratch",
+        dirs.checkpoints.display()
+    )?;
+    Ok(None)
+}
+
+/// The `(return, trailing mean)` of each row of `metrics.csv` and the `(episode, return)` of
+/// its evaluations.
+#[allow(clippy::type_complexity)]
+fn parse_metrics(text: &str) -> Result<(Vec<(f32, f32)>, Vec<(usize, f32)>), JobError> {
+    let mut lines = text.lines();
+    if lines.next() != Some(METRICS_HEADER) {
+        return Err("metrics.csv does not start with its header".into());
+    }
+    let (mut curve, mut evals) = (Vec::new(), Vec::new());
+    for (i, line) in lines.enumerate() {
+        let cols: Vec<&str> = line.split(',').collect();
+        if cols.len() != METRICS_HEADER.split(',').count() || cols[0] != (i + 1).to_string() {
+            return Err(format!("metrics.csv row {} is malformed", i + 1).into());
+        }
+        curve.push((cols[1].parse()?, cols[5].parse()?));
+        if !cols[7].is_empty() {
+            evals.push((i + 1, cols[7].parse()?));
+        }
+    }
+    Ok((curve, evals))
+}
+
 /// Runs the job that `args` describe with the resolved `config`, writing its files into
-/// `args.job_dir` and its progress and `episode_reward=` lines to `out`.
+/// `args.job_dirs()` and its progress and `episode_reward=` lines to `out`.
+///
+/// Training runs in chunks of `args.checkpoint_interval()` episodes with a checkpoint after
+/// each (the whole run, and where `metrics.csv`, the event file and the hypertune reports
+/// stood), so that `--resume` after a kill at any moment continues exactly where the newest
+/// checkpoint left off: the weights end byte-identical to an uninterrupted run's, and every
+/// episode is in `metrics.csv` and the event file once.
 ///
 /// # Errors
 /// Errors of the library (a bad config, an environment error) and of file I/O.
@@ -80,7 +263,32 @@ pub fn run(
     outputs: Outputs,
     out: &mut dyn Write,
 ) -> Result<JobResult, JobError> {
-    let dir = &args.job_dir;
+    let mut replaced = None;
+    let result = run_in(args, config, outputs, out, &mut replaced);
+    match (replaced, &result) {
+        (Some(r), Ok(_)) => r.commit()?,
+        (Some(r), Err(e)) => {
+            if let Err(restoring) = r.restore() {
+                return Err(format!(
+                    "{e}; restoring the previous run's files failed too: {restoring}"
+                )
+                .into());
+            }
+        }
+        (None, _) => {}
+    }
+    result
+}
+
+fn run_in(
+    args: &TrainerArgs,
+    config: &DqnConfig,
+    outputs: Outputs,
+    out: &mut dyn Write,
+    replaced: &mut Option<Replaced>,
+) -> Result<JobResult, JobError> {
+    let dirs = args.job_dirs();
+    let dir = &dirs.job;
     let mut env = args.game.make();
     let mut eval_env = args.game.make();
     // The run's RNGs come from `config.seed`: stream 0 trains, stream 1 draws the evaluation
@@ -89,89 +297,168 @@ pub fn run(
         .with_episodes(args.episodes)
         .with_solve_window(TRAILING_WINDOW)
         .with_eval(
-            EvalConfig::default().with_episodes(1).with_every(Interval::Episodes(args.eval_rate)),
+            EvalConfig::default()
+                .with_episodes(1)
+                .with_every(Interval::Episodes(args.eval_rate))
+                .with_keep_best(args.keep_best),
         );
     // Everything that can refuse the config (validation, allocation) runs before the job
     // directory is touched.
-    let mut trainer =
-        Trainer::new(config.clone(), train_config, env.observation_dim(), env.num_actions())?;
-    fs::create_dir_all(dir)?;
-    let _lock = JobLock::acquire(dir)?;
-    clear_previous_run(dir, args.overwrite)?;
-
-    // Stable-Baselines3's tags, step = episode (the tutorial's axis), plus `episode_reward`.
-    let mut logger = TensorBoardLogger::create(dir)?.with_step(LogStep::Episode);
-    let mut csv = BufWriter::new(File::create(dir.join("metrics.csv"))?);
-    writeln!(csv, "{METRICS_HEADER}")?;
-    csv.flush()?;
-
-    let mut curve = Vec::with_capacity(args.episodes.min(1 << 20));
-    let mut evals = Vec::new();
-    let mut episode_reward = None;
-    let mut failure: Option<JobError> = None;
-    let start = Instant::now();
-    let mut observer = |s: &EpisodeStats| -> ControlFlow<()> {
-        let mut step = || -> Result<(), JobError> {
-            logger.log(s)?;
-            let eval = s.evaluation.as_ref().map(|e| (e.stats.mean, e.stats.mean_length));
-            if let Some((reward, _)) = eval {
-                writeln!(out, "episode_reward={reward}")?;
-                logger.writer().add_scalar("episode_reward", reward, s.episode as i64)?;
-                logger.writer().flush()?;
-                evals.push((s.episode, reward));
-                episode_reward = Some(reward);
+    let fresh = Trainer::new(
+        config.clone(),
+        train_config.clone(),
+        env.observation_dim(),
+        env.num_actions(),
+    )?;
+    for d in [&dirs.job, &dirs.checkpoints, &dirs.tensorboard] {
+        fs::create_dir_all(d)?;
+    }
+    let _lock = JobLock::acquire(dir, args.resume, out)?;
+    let restored = if args.resume { restore(&dirs, config, out)? } else { None };
+    let mut hypertune = args.hypertune.clone();
+    let (mut trainer, mut logger, mut curve, mut evals, mut best, mut csv);
+    match restored {
+        Some(r) => {
+            trainer = r.trainer;
+            trainer.set_config(train_config.clone())?;
+            logger = r.logger;
+            (curve, evals, best) = (r.curve, r.evals, r.mark.best);
+            if let Some(h) = hypertune.as_mut() {
+                h.restore(r.mark.hypertune);
+                h.write()?;
             }
-            let opt = |v: Option<f32>| v.map_or(String::new(), |v| v.to_string());
-            writeln!(
-                csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                s.episode,
-                s.episode_return,
-                s.length,
-                s.epsilon,
-                opt(s.loss),
-                s.trailing_mean,
-                s.env_steps,
-                opt(eval.map(|e| e.0)),
-                s.trailing_mean_length,
-                opt(s.mean_q),
-                opt(s.learning_rate),
-                s.gradient_steps,
-                opt(eval.map(|e| e.1)),
-            )?;
-            // A killed run leaves every finished episode's row readable.
+            csv =
+                BufWriter::new(fs::OpenOptions::new().append(true).open(dir.join("metrics.csv"))?);
+        }
+        None => {
+            // `--resume` with nothing to resume replaces an unfinished run's files (a trial
+            // killed before its first checkpoint) but never a finished one's.
+            let unfinished = args.resume && !dir.join("model.safetensors").exists();
+            *replaced = clear_previous_run(&dirs, args.overwrite || unfinished)?;
+            trainer = fresh;
+            // Stable-Baselines3's tags, step = episode (the tutorial's axis), plus
+            // `episode_reward`.
+            logger = TensorBoardLogger::new(deepq::SummaryWriter::create(&dirs.tensorboard)?)
+                .with_step(LogStep::Episode);
+            csv = BufWriter::new(File::create(dir.join("metrics.csv"))?);
+            writeln!(csv, "{METRICS_HEADER}")?;
             csv.flush()?;
-            curve.push((s.episode_return, s.trailing_mean));
-            if args.print_rate > 0 && s.episode.is_multiple_of(args.print_rate) {
-                let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
-                writeln!(
-                    out,
-                    "episode {:4}/{}  return {:5.0}  mean(100) {:6.1}  epsilon {:.3}  loss {loss}  \
-                     steps {}  {:.1} s",
-                    s.episode,
-                    args.episodes,
-                    s.episode_return,
-                    s.trailing_mean,
-                    s.epsilon,
-                    s.env_steps,
-                    start.elapsed().as_secs_f64()
-                )?;
-            }
-            Ok(())
-        };
-        match step() {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => {
-                failure.get_or_insert(e);
-                ControlFlow::Break(())
+            (curve, evals, best) =
+                (Vec::with_capacity(args.episodes.min(1 << 20)), Vec::new(), None);
+            if let Some(h) = hypertune.as_mut() {
+                h.restore(Vec::new());
             }
         }
-    };
-    let report = trainer.train(&mut env, Some(&mut eval_env), &mut observer)?;
-    if let Some(e) = failure {
-        return Err(e);
     }
-    debug_assert_eq!(report.episodes(), args.episodes);
+    let mut episode_reward = evals.last().map(|e| e.1);
+    let every = args.checkpoint_interval();
+    let start = Instant::now();
+    let mut done = trainer.report().episodes();
+    while done < args.episodes {
+        let next = done.checked_div(every).map_or(args.episodes, |k| (k + 1) * every);
+        let next = next.min(args.episodes);
+        trainer.set_config(train_config.clone().with_episodes(next))?;
+        let mut pending = Vec::new();
+        let mut failure: Option<JobError> = None;
+        let mut observer = |s: &EpisodeStats| -> ControlFlow<()> {
+            let mut step = || -> Result<(), JobError> {
+                logger.log(s)?;
+                let eval = s.evaluation.as_ref().map(|e| (e.stats.mean, e.stats.mean_length));
+                if let Some((reward, _)) = eval {
+                    writeln!(out, "episode_reward={reward}")?;
+                    logger.writer().add_scalar("episode_reward", reward, s.episode as i64)?;
+                    logger.writer().flush()?;
+                    evals.push((s.episode, reward));
+                    episode_reward = Some(reward);
+                    pending.push((s.episode, reward));
+                    if best.is_none_or(|(_, b)| reward > b) {
+                        best = Some((s.episode, reward));
+                    }
+                }
+                let opt = |v: Option<f32>| v.map_or(String::new(), |v| v.to_string());
+                writeln!(
+                    csv,
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    s.episode,
+                    s.episode_return,
+                    s.length,
+                    s.epsilon,
+                    opt(s.loss),
+                    s.trailing_mean,
+                    s.env_steps,
+                    opt(eval.map(|e| e.0)),
+                    s.trailing_mean_length,
+                    opt(s.mean_q),
+                    opt(s.learning_rate),
+                    s.gradient_steps,
+                    opt(eval.map(|e| e.1)),
+                )?;
+                // A killed run leaves every finished episode's row readable.
+                csv.flush()?;
+                curve.push((s.episode_return, s.trailing_mean));
+                if args.print_rate > 0 && s.episode.is_multiple_of(args.print_rate) {
+                    let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
+                    writeln!(
+                        out,
+                        "episode {:4}/{}  return {:5.0}  mean(100) {:6.1}  epsilon {:.3}  loss \
+                         {loss}  steps {}  {:.1} s",
+                        s.episode,
+                        args.episodes,
+                        s.episode_return,
+                        s.trailing_mean,
+                        s.epsilon,
+                        s.env_steps,
+                        start.elapsed().as_secs_f64()
+                    )?;
+                }
+                Ok(())
+            };
+            match step() {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    ControlFlow::Break(())
+                }
+            }
+        };
+        let report = trainer.train(&mut env, Some(&mut eval_env), &mut observer)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        debug_assert_eq!(report.episodes(), next);
+        done = next;
+        csv.flush()?;
+        logger.writer().flush()?;
+        // The reports of this chunk name the checkpoint written at their episode, if any; they
+        // go into that checkpoint before the metrics file is rewritten, so a resumed run has
+        // each report once.
+        let checkpoint = (every > 0).then(|| dirs.checkpoints.join(checkpoint_name(next)));
+        if let Some(h) = hypertune.as_mut() {
+            for &(episode, reward) in &pending {
+                let path = match &checkpoint {
+                    Some(p) if episode == next => p.display().to_string(),
+                    _ => String::new(),
+                };
+                h.push(reward, episode, &path);
+            }
+        }
+        if let Some(path) = &checkpoint {
+            let mark = JobMark {
+                metrics_len: csv.get_ref().metadata()?.len(),
+                events_file: file_name(logger.writer().path()),
+                events_len: logger.writer().len(),
+                hypertune: hypertune.as_ref().map_or_else(Vec::new, |h| h.entries()),
+                best,
+            };
+            write_checkpoint(path, &trainer, config, &mark)?;
+            for (_, old) in list_checkpoints(&dirs.checkpoints)?.iter().skip(CHECKPOINTS_KEPT) {
+                fs::remove_file(old)?;
+            }
+        }
+        if let Some(h) = &hypertune {
+            h.write()?;
+        }
+    }
     csv.flush()?;
 
     let final_eval = trainer.evaluate(&mut eval_env, FINAL_EVAL_EPISODES)?;
@@ -180,10 +467,34 @@ pub fn run(
     events.add_scalar("eval/final_mean_reward", final_eval.mean, args.episodes as i64)?;
     logger.finish()?;
     let wall_seconds = start.elapsed().as_secs_f64();
-    let agent = trainer.agent_mut();
 
-    agent.network().save(dir.join("model.safetensors"))?;
+    trainer.agent().network().save(dir.join("model.safetensors"))?;
+    let mut best_report = None;
+    if args.keep_best {
+        let (policy, (episode, reward)) = match (trainer.best_policy(), best) {
+            (Some(p), Some(b)) => (p, b),
+            _ => {
+                return Err(
+                    "--keep_best: no evaluation ran (is --eval_rate above --episodes?)".into()
+                );
+            }
+        };
+        let path = dir.join(BEST_FILE);
+        policy.save(&path)?;
+        // The final report is the weights kept: the best evaluation's return, naming its file.
+        writeln!(
+            out,
+            "episode_reward={reward} (the best greedy evaluation, episode {episode}, kept in {})",
+            path.display()
+        )?;
+        if let Some(h) = hypertune.as_mut() {
+            h.push(reward, args.episodes, &path.display().to_string());
+            h.write()?;
+        }
+        best_report = Some((episode, reward));
+    }
     write_config(&dir.join("config.json"), args, config)?;
+    let agent = trainer.agent_mut();
     if outputs.plot {
         let svg = learning_curve_svg(args, &env, &curve, &evals);
         write_atomic(&dir.join("learning_curve.svg"), svg.as_bytes())?;
@@ -196,21 +507,40 @@ pub fn run(
     drop(logger);
 
     let mut files = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            files.push((entry.file_name().to_string_lossy().into_owned(), entry.metadata()?.len()));
+    let mut listed = Vec::new();
+    for d in [&dirs.job, &dirs.checkpoints, &dirs.tensorboard] {
+        if listed.contains(&d) {
+            continue;
+        }
+        listed.push(d);
+        for entry in fs::read_dir(d)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() && entry.file_name() != LOCK_FILE {
+                let name = entry.path().strip_prefix(dir).map_or_else(
+                    |_| entry.path().display().to_string(),
+                    |p| p.display().to_string(),
+                );
+                files.push((name, entry.metadata()?.len()));
+            }
         }
     }
     files.sort();
     Ok(JobResult {
         episode_reward,
+        best: best_report,
         final_eval,
         trailing_mean: curve.last().map_or(0.0, |c| c.1),
         env_steps: agent.env_steps(),
         wall_seconds,
         files,
     })
+}
+
+/// The weights of the best evaluation, with `--keep_best`.
+pub const BEST_FILE: &str = "best.safetensors";
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 /// A usage error of a job (exit status 2 in the trainer): the job directory holds a previous
@@ -230,27 +560,75 @@ impl Error for UsageError {}
 pub const LOCK_FILE: &str = ".trainer.lock";
 
 /// The lock of a job directory: created with `create_new` (so two runs cannot both hold it)
-/// and removed when the job ends, however it ends.
+/// and removed when the job ends, however it ends but a kill. It holds `<pid>@<hostname>`, so
+/// that the lock a killed run left is recognised: one of a process that no longer runs on
+/// this host (checked in `/proc`), or of this very process id (a container restarted as
+/// PID 1 again), is stale and taken over; with `--resume` (a cluster restarting its trial on
+/// another node), so is one of another host.
 struct JobLock(std::path::PathBuf);
 
 impl JobLock {
-    fn acquire(dir: &Path) -> Result<JobLock, JobError> {
+    fn acquire(dir: &Path, resume: bool, out: &mut dyn Write) -> Result<JobLock, JobError> {
         let path = dir.join(LOCK_FILE);
-        match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                writeln!(file, "{}", std::process::id())?;
-                Ok(JobLock(path))
+        let me = format!("{}@{}", std::process::id(), host_name());
+        for _ in 0..2 {
+            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    writeln!(file, "{me}")?;
+                    file.sync_all()?;
+                    return Ok(JobLock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let holder = holder.trim();
+                    let stale = match holder.split_once('@') {
+                        Some((pid, host)) if host == host_name() => {
+                            pid == std::process::id().to_string()
+                                || (Path::new("/proc/self").exists() && !process_runs(pid))
+                        }
+                        Some(_) => resume,
+                        None => false,
+                    };
+                    if !stale {
+                        return Err(Box::new(UsageError(format!(
+                            "another run ({holder}) is using {} (its lock {} exists; remove it \
+                             if no run is)",
+                            dir.display(),
+                            path.display()
+                        ))));
+                    }
+                    writeln!(
+                        out,
+                        "taking over the lock a stopped run ({holder}) left in {}",
+                        dir.display()
+                    )?;
+                    fs::remove_file(&path)?;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(Box::new(UsageError(format!(
-                    "another run is using {} (its lock {} exists; remove it if no run is)",
-                    dir.display(),
-                    path.display()
-                ))))
-            }
-            Err(e) => Err(e.into()),
         }
+        Err(Box::new(UsageError(format!("cannot take the lock {}", path.display()))))
     }
+}
+
+/// Whether `/proc` shows process `pid` running (a zombie, killed but not yet reaped, does not
+/// count).
+fn process_runs(pid: &str) -> bool {
+    match fs::read_to_string(Path::new("/proc").join(pid).join("stat")) {
+        // `pid (comm) state ...`: the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// This machine's name, as the kernel has it (empty if unknown).
+fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 impl Drop for JobLock {
@@ -262,9 +640,11 @@ impl Drop for JobLock {
 /// Whether `name` is one of the files a job writes.
 fn is_job_output(name: &str) -> bool {
     name.starts_with("events.out.tfevents.")
+        || checkpoint_episode(name).is_some()
         || [
             "metrics.csv",
             "model.safetensors",
+            BEST_FILE,
             "config.json",
             "recording.gif",
             "learning_curve.svg",
@@ -272,19 +652,69 @@ fn is_job_output(name: &str) -> bool {
         .contains(&name)
 }
 
-/// A job directory that holds a previous run's files is refused unless `overwrite`, which
-/// removes them first (so that the directory never mixes two runs).
-fn clear_previous_run(dir: &Path, overwrite: bool) -> Result<(), JobError> {
+/// Where `--overwrite` keeps the previous run's files (in each job directory) until the new
+/// run has written all of its own.
+pub const REPLACED_DIR: &str = ".replaced";
+
+/// The previous run's files, moved aside by `--overwrite`: deleted when the new run succeeds,
+/// moved back when it fails.
+pub struct Replaced(Vec<std::path::PathBuf>);
+
+impl Replaced {
+    /// The new run succeeded: the previous run's files go.
+    fn commit(self) -> Result<(), JobError> {
+        for aside in self.0 {
+            if aside.exists() {
+                fs::remove_dir_all(&aside)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The new run failed: its files go and the previous run's come back.
+    fn restore(self) -> Result<(), JobError> {
+        for aside in self.0 {
+            let Some(dir) = aside.parent() else { continue };
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_file()
+                    && is_job_output(&entry.file_name().to_string_lossy())
+                {
+                    fs::remove_file(entry.path())?;
+                }
+            }
+            for entry in fs::read_dir(&aside)? {
+                let entry = entry?;
+                fs::rename(entry.path(), dir.join(entry.file_name()))?;
+            }
+            fs::remove_dir(&aside)?;
+        }
+        Ok(())
+    }
+}
+
+/// Job directories that hold a previous run's files are refused unless `overwrite`. With it,
+/// the files are moved into `.replaced/` beside them (and back if the new run fails, so that a
+/// failed run never costs the previous one), so that a directory never mixes two runs. A
+/// `.replaced/` that a killed `--overwrite` run left holds the last complete run: it is kept,
+/// and the killed run's partial files are removed instead.
+fn clear_previous_run(dirs: &JobDirs, overwrite: bool) -> Result<Option<Replaced>, JobError> {
     let mut previous = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.file_type()?.is_file() && is_job_output(&name) {
-            previous.push((name, entry.path()));
+    let dir = &dirs.job;
+    for d in [&dirs.job, &dirs.checkpoints, &dirs.tensorboard] {
+        for entry in fs::read_dir(d)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_file()
+                && is_job_output(&name)
+                && !previous.iter().any(|(_, p)| p == &entry.path())
+            {
+                previous.push((name, entry.path()));
+            }
         }
     }
     if previous.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     if !overwrite {
         let names: Vec<&str> = previous.iter().map(|(n, _)| n.as_str()).collect();
@@ -295,10 +725,27 @@ fn clear_previous_run(dir: &Path, overwrite: bool) -> Result<(), JobError> {
             names.join(", ")
         ))));
     }
-    for (_, path) in previous {
-        fs::remove_file(path)?;
+    // Per directory: its aside directory, and whether a killed --overwrite run left it.
+    let mut asides: Vec<(std::path::PathBuf, bool)> = Vec::new();
+    for (name, path) in previous {
+        let aside = path.parent().unwrap_or(dir).join(REPLACED_DIR);
+        let stale = match asides.iter().find(|(a, _)| a == &aside) {
+            Some(&(_, stale)) => stale,
+            None => {
+                let stale = aside.exists();
+                fs::create_dir_all(&aside)?;
+                asides.push((aside.clone(), stale));
+                stale
+            }
+        };
+        if stale {
+            fs::remove_file(&path)?;
+        } else {
+            fs::rename(&path, aside.join(&name))?;
+        }
     }
-    Ok(())
+    let asides = asides.into_iter().map(|(a, _)| a).collect();
+    Ok(Some(Replaced(asides)))
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it and a rename, so that a crash
@@ -422,47 +869,11 @@ pub fn decimal(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(f64::NAN)
 }
 
-/// Writes the flags and the resolved `DqnConfig` as JSON.
+/// Writes the flags and the resolved `DqnConfig` as JSON (`--config` reads the file back).
 fn write_config(path: &Path, args: &TrainerArgs, c: &DqnConfig) -> Result<(), JobError> {
-    let opt = |v: Option<f32>| v.map(decimal);
     let value = json!({
-        "flags": {
-            "game": args.game.id(),
-            "episodes": args.episodes,
-            "learning_rate": opt(args.learning_rate),
-            "hidden_neurons": args.hidden_neurons,
-            "gamma": opt(args.gamma),
-            "explore_decay": opt(args.explore_decay),
-            "memory_size": args.memory_size,
-            "memory_batch_size": args.memory_batch_size,
-            "job-dir": args.job_dir.display().to_string(),
-            "print_rate": args.print_rate,
-            "eval_rate": args.eval_rate,
-            "seed": args.seed,
-            "preset": args.preset.name(),
-        },
-        "dqn": {
-            "hidden": c.hidden,
-            "activation": format!("{:?}", c.activation),
-            "optimizer": c.optimizer.name(),
-            "learning_rate": decimal(c.optimizer.learning_rate()),
-            "optimizer_config": format!("{:?}", c.optimizer),
-            "loss": format!("{:?}", c.loss),
-            "max_grad_norm": opt(c.max_grad_norm),
-            "gamma": decimal(c.gamma),
-            "exploration": format!("{:?}", c.exploration),
-            "memory_size": c.memory_size,
-            "batch_size": c.batch_size,
-            "sample_with_replacement": c.sample_with_replacement,
-            "learning_starts": c.learning_starts,
-            "train_frequency": format!("{:?}", c.train_frequency),
-            "gradient_steps": c.gradient_steps,
-            "target_update": format!("{:?}", c.target_update),
-            "double_dqn": c.double_dqn,
-            "prioritized": format!("{:?}", c.prioritized),
-            "truncation_as_termination": c.truncation_as_termination,
-            "seed": c.seed,
-        },
+        "flags": args.to_json(),
+        "dqn": c,
         "final_eval_episodes": FINAL_EVAL_EPISODES,
         "trailing_window": TRAILING_WINDOW,
     });
