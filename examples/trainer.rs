@@ -76,6 +76,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     let given = matches.value_source("job_dir") == Some(ValueSource::CommandLine);
     let dirs =
         vertex::JobDirs::resolve(given.then_some(args.job_dir.as_path()), &args.job_dir, &env);
+    if !given {
+        for (var, dir) in [
+            ("AIP_MODEL_DIR", &dirs.job),
+            ("AIP_CHECKPOINT_DIR", &dirs.checkpoints),
+            ("AIP_TENSORBOARD_LOG_DIR", &dirs.tensorboard),
+        ] {
+            if let Some(uri) = env(var).filter(|v| !v.is_empty()) {
+                println!("{var}={uri}: writing into {}", dir.display());
+            }
+        }
+    }
     args.job_dir = dirs.job.clone();
     args.dirs = Some(dirs);
     args.hypertune = Some(vertex::HypertuneFile::from_env(&env));

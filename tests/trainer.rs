@@ -461,20 +461,8 @@ fn a_jobs_config_json_reruns_the_job() {
 fn keep_best_writes_the_best_evaluations_weights_and_reports_it_last() {
     let dir = temp_dir("keep-best");
     let light = job::Outputs { gif: false, plot: false };
-    let args = parse(&[
-        "--keep_best",
-        "--episodes=30",
-        "--eval_rate=3",
-        "--hidden_neurons=16",
-        "--seed=3",
-        "--job-dir",
-        dir.to_str().unwrap(),
-    ])
-    .unwrap();
-    let mut config = args.dqn_config().unwrap();
-    config.learning_starts = 50;
-    let mut out = Vec::new();
-    let result = job::run(&args, &config, light, &mut out).unwrap();
+    let (result, out) =
+        try_job(&dir, light, &["--keep_best", "--episodes=30", "--eval_rate=3"]).unwrap();
     let out = String::from_utf8(out).unwrap();
     let rewards: Vec<f32> = out
         .lines()
