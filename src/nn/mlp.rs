@@ -2,13 +2,13 @@
 
 use std::fmt;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewD};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::Uniform;
 use rand::{Rng, RngCore};
 
 use super::activation::{softmax_backward_in_place, softmax_in_place};
+use super::gemm::{gemm_nn, gemm_tn};
 use super::loss::{OutputPenalty, masked_loss, softmax_cross_entropy};
 use super::optimizer::OptimizerState;
 use super::{Activation, Loss, Optimizer, Output, QNetwork, TrainStats};
@@ -323,6 +323,9 @@ pub struct Mlp {
     pub(super) weights: Vec<Array2<f32>>,
     pub(super) biases: Vec<Array1<f32>>,
     pub(super) state: OptimizerState,
+    /// Each layer's weights transposed, `[in, out]` row-major: the right operand of the forward
+    /// product (kept equal to `weights` by every method that changes them).
+    transposed: Vec<Vec<f32>>,
     ws: Workspace,
 }
 
@@ -414,7 +417,34 @@ impl Mlp {
             single_input: Vec::with_capacity(config.input_dim),
             ..Workspace::default()
         };
-        Ok(Mlp { config, weights, biases, state, ws })
+        let mut net = Mlp { config, weights, biases, state, transposed: Vec::new(), ws };
+        net.refresh_transposed();
+        Ok(net)
+    }
+
+    /// Rewrites [`transposed`](Mlp::transposed) from the weights; called by every method that
+    /// changes them.
+    fn refresh_transposed(&mut self) {
+        self.transposed.resize_with(self.weights.len(), Vec::new);
+        for (w, t) in self.weights.iter().zip(&mut self.transposed) {
+            let (out, inp) = w.dim();
+            let w = w.as_slice().expect("weights are contiguous");
+            t.resize(out * inp, 0.0);
+            // Row i of the transpose is column i of `w`: contiguous writes, strided reads (the
+            // matrices of a Q-network fit in the L1 cache).
+            for (i, row) in t.chunks_exact_mut(out).enumerate() {
+                for (o, v) in row.iter_mut().enumerate() {
+                    // SAFETY: o < out and i < inp, so o * inp + i < out * inp == w.len().
+                    *v = unsafe { *w.get_unchecked(o * inp + i) };
+                }
+            }
+        }
+    }
+
+    /// `z = x · wᵀ` of layer `l` (`x`: `[batch, in]`, `z`: `[batch, out]`), before the bias.
+    fn layer_product(&self, l: usize, x: &[f32], batch: usize, z: &mut [f32]) {
+        let (out, inp) = self.weights[l].dim();
+        gemm_nn(batch, inp, out, x, &self.transposed[l], z);
     }
 
     /// The configuration the network was built from.
@@ -455,13 +485,16 @@ impl Mlp {
     pub fn forward(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         self.check_width(x)?;
         let n = self.weights.len();
+        let x = x.as_standard_layout();
         let mut current: Option<Array2<f32>> = None;
         for l in 0..n {
-            let w = &self.weights[l];
-            let mut z = Array2::zeros((x.nrows(), w.nrows()));
+            let mut z = Array2::zeros((x.nrows(), self.weights[l].nrows()));
+            let zs = z.as_slice_mut().expect("a new array is contiguous");
             match &current {
-                None => general_mat_mul(1.0, &x, &w.t(), 0.0, &mut z),
-                Some(a) => general_mat_mul(1.0, a, &w.t(), 0.0, &mut z),
+                None => {
+                    self.layer_product(l, x.as_slice().expect("standard layout"), x.nrows(), zs)
+                }
+                Some(a) => self.layer_product(l, a.as_slice().expect("contiguous"), x.nrows(), zs),
             }
             self.finish_layer(l, &mut z);
             current = Some(z);
@@ -658,16 +691,17 @@ impl Mlp {
         let mut rng = rng;
 
         // Forward, keeping every activation.
+        let batch = x.nrows();
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
         let ws = &mut self.ws;
         for l in 0..n {
             let (before, rest) = ws.acts.split_at_mut(l);
             let z = &mut rest[0];
-            let w = &self.weights[l];
-            if l == 0 {
-                general_mat_mul(1.0, &x, &w.t(), 0.0, z);
-            } else {
-                general_mat_mul(1.0, &before[l - 1], &w.t(), 0.0, z);
-            }
+            let (out, inp) = self.weights[l].dim();
+            let zs = z.as_slice_mut().expect("layer buffers are contiguous");
+            let input = if l == 0 { xs } else { before[l - 1].as_slice().expect("contiguous") };
+            gemm_nn(batch, inp, out, input, &self.transposed[l], zs);
             let b = self.biases[l].as_slice().expect("biases are contiguous");
             let zs = z.as_slice_mut().expect("layer buffers are contiguous");
             if l + 1 < n {
@@ -723,11 +757,12 @@ impl Mlp {
         for l in (0..n).rev() {
             let (lower, upper) = ws.deltas.split_at_mut(l);
             let delta = &upper[0];
-            if l == 0 {
-                general_mat_mul(1.0, &delta.t(), &x, 0.0, &mut ws.grad_w[l]);
-            } else {
-                general_mat_mul(1.0, &delta.t(), &ws.acts[l - 1], 0.0, &mut ws.grad_w[l]);
-            }
+            let (out, inp) = self.weights[l].dim();
+            let ds = delta.as_slice().expect("contiguous");
+            let input = if l == 0 { xs } else { ws.acts[l - 1].as_slice().expect("contiguous") };
+            // dW = deltaᵀ · input: [out, batch] x [batch, in].
+            let gw = ws.grad_w[l].as_slice_mut().expect("contiguous");
+            gemm_tn(batch, out, inp, ds, input, gw);
             let gb = ws.grad_b[l].as_slice_mut().expect("contiguous");
             gb.fill(0.0);
             for row in delta.as_slice().expect("contiguous").chunks_exact(gb.len()) {
@@ -737,8 +772,10 @@ impl Mlp {
             }
             if l > 0 {
                 let prev = &mut lower[l - 1];
-                general_mat_mul(1.0, delta, &self.weights[l], 0.0, prev);
                 let d = prev.as_slice_mut().expect("contiguous");
+                // d input = delta · W: [batch, out] x [out, in].
+                let w = self.weights[l].as_slice().expect("contiguous");
+                gemm_nn(batch, out, inp, ds, w, d);
                 let a = ws.acts[l - 1].as_slice().expect("contiguous");
                 if dropout {
                     let mask = ws.masks[l - 1].as_slice().expect("contiguous");
@@ -832,6 +869,7 @@ impl Mlp {
         self.state.commit();
         std::mem::swap(&mut self.weights, &mut ws.next_w);
         std::mem::swap(&mut self.biases, &mut ws.next_b);
+        self.refresh_transposed();
         Ok(())
     }
 
@@ -1071,6 +1109,7 @@ impl QNetwork for Mlp {
                 }
             }
         }
+        self.refresh_transposed();
         Ok(())
     }
 
@@ -1160,6 +1199,7 @@ mod tests {
     }
 
     fn evaluate(net: &mut Mlp, p: &Problem, kind: Kind, dropout_seed: Option<u64>) -> f32 {
+        net.refresh_transposed(); // `param_mut` changes weights behind the network's back
         let mut rng = dropout_seed.map(ChaCha8Rng::seed_from_u64);
         let rng = rng.as_mut().map(|r| r as &mut dyn RngCore);
         match kind {
