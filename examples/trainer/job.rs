@@ -562,9 +562,10 @@ pub const LOCK_FILE: &str = ".trainer.lock";
 /// The lock of a job directory: created with `create_new` (so two runs cannot both hold it)
 /// and removed when the job ends, however it ends but a kill. It holds `<pid>@<hostname>`, so
 /// that the lock a killed run left is recognised: one of a process that no longer runs on
-/// this host (checked in `/proc`), or of this very process id (a container restarted as
-/// PID 1 again), is stale and taken over; with `--resume` (a cluster restarting its trial on
-/// another node), so is one of another host.
+/// this host (checked in `/proc`; with `--resume` after waiting up to 5 s for it to finish
+/// exiting), or of this very process id (a container restarted as PID 1 again), is stale and
+/// taken over; with `--resume` (a cluster restarting its trial on another node), so is one of
+/// another host.
 struct JobLock(std::path::PathBuf);
 
 impl JobLock {
@@ -584,7 +585,8 @@ impl JobLock {
                     let stale = match holder.split_once('@') {
                         Some((pid, host)) if host == host_name() => {
                             pid == std::process::id().to_string()
-                                || (Path::new("/proc/self").exists() && !process_runs(pid))
+                                || (Path::new("/proc/self").exists()
+                                    && !process_runs_after(pid, resume))
                         }
                         Some(_) => resume,
                         None => false,
@@ -620,6 +622,21 @@ fn process_runs(pid: &str) -> bool {
             .rsplit_once(')')
             .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
         Err(_) => false,
+    }
+}
+
+/// Whether process `pid` runs; with `resume`, after giving it up to 5 s to finish exiting (a
+/// trial restarted the moment its predecessor was killed can find it still tearing down).
+fn process_runs_after(pid: &str, resume: bool) -> bool {
+    let deadline = Instant::now() + std::time::Duration::from_secs(if resume { 5 } else { 0 });
+    loop {
+        if !process_runs(pid) {
+            return false;
+        }
+        if Instant::now() >= deadline {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
