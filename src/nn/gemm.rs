@@ -21,40 +21,43 @@
 /// Rows of `C` per register block.
 const MR: usize = 4;
 
+/// The operands of one product: `c[i, j] = Σ_p a[i * a_row + p * a_col] · b[p * n + j]` for
+/// `c` of `m` rows and `n` columns and a shared index `p` in `0..k`.
+#[derive(Clone, Copy)]
+struct Product<'a> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &'a [f32],
+    a_row: usize,
+    a_col: usize,
+    b: &'a [f32],
+}
+
 /// `c[m, n] = a[m, k] · b[k, n]`, row-major, `c` overwritten.
 pub(crate) fn gemm_nn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm_nn shapes");
     // `a[i, p]` is `a[i * k + p]`.
-    dispatch(m, k, n, a, k, 1, b, c);
+    dispatch(Product { m, k, n, a, a_row: k, a_col: 1, b }, c);
 }
 
 /// `c[m, n] = aᵀ · b` for `a[k, m]` and `b[k, n]`, row-major, `c` overwritten.
 pub(crate) fn gemm_tn(k: usize, m: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     assert!(a.len() >= k * m && b.len() >= k * n && c.len() >= m * n, "gemm_tn shapes");
     // `aᵀ[i, p]` is `a[p * m + i]`.
-    dispatch(m, k, n, a, 1, m, b, c);
+    dispatch(Product { m, k, n, a, a_row: 1, a_col: m, b }, c);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dispatch(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    a_row: usize,
-    a_col: usize,
-    b: &[f32],
-    c: &mut [f32],
-) {
+fn dispatch(p: Product<'_>, c: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx2_fma() {
             // SAFETY: the processor has AVX2 and FMA (checked at run time just above).
-            unsafe { gemm_avx2_fma(m, k, n, a, a_row, a_col, b, c) };
+            unsafe { gemm_avx2_fma(p, c) };
             return;
         }
     }
-    gemm_generic(m, k, n, a, a_row, a_col, b, c);
+    gemm_generic(p, c);
 }
 
 /// Whether the processor has AVX2 and FMA, detected once.
@@ -80,54 +83,33 @@ fn has_avx2_fma() -> bool {
 /// The processor must have AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_avx2_fma(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    a_row: usize,
-    a_col: usize,
-    b: &[f32],
-    c: &mut [f32],
-) {
-    gemm_generic(m, k, n, a, a_row, a_col, b, c);
+unsafe fn gemm_avx2_fma(p: Product<'_>, c: &mut [f32]) {
+    gemm_generic(p, c);
 }
 
-/// `c[i, j] = Σ_p a[i * a_row + p * a_col] · b[p * n + j]`, each element one fused chain in `p`
-/// order.
+/// Every column block of `c`, each element one fused chain in `p` order.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn gemm_generic(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    a_row: usize,
-    a_col: usize,
-    b: &[f32],
-    c: &mut [f32],
-) {
+fn gemm_generic(p: Product<'_>, c: &mut [f32]) {
     let mut j = 0;
-    while j + 16 <= n {
-        columns::<16, MR>(m, k, n, j, a, a_row, a_col, b, c);
+    while j + 16 <= p.n {
+        columns::<16, MR>(p, j, c);
         j += 16;
     }
-    while j + 8 <= n {
-        columns::<8, MR>(m, k, n, j, a, a_row, a_col, b, c);
+    while j + 8 <= p.n {
+        columns::<8, MR>(p, j, c);
         j += 8;
     }
-    while j + 4 <= n {
-        columns::<4, MR>(m, k, n, j, a, a_row, a_col, b, c);
+    while j + 4 <= p.n {
+        columns::<4, MR>(p, j, c);
         j += 4;
     }
     // Narrow edges (a Q-network's 2 or 3 actions): more rows at once, for independent chains.
-    while j + 2 <= n {
-        columns::<2, 8>(m, k, n, j, a, a_row, a_col, b, c);
+    while j + 2 <= p.n {
+        columns::<2, 8>(p, j, c);
         j += 2;
     }
-    while j < n {
-        columns::<1, 8>(m, k, n, j, a, a_row, a_col, b, c);
+    while j < p.n {
+        columns::<1, 8>(p, j, c);
         j += 1;
     }
 }
@@ -137,18 +119,8 @@ fn gemm_generic(
 /// The caller guarantees the shapes (`gemm_nn` and `gemm_tn` assert them): every index below is
 /// in bounds, so the inner loop reads without bounds checks.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn columns<const NB: usize, const ROWS: usize>(
-    m: usize,
-    k: usize,
-    n: usize,
-    j: usize,
-    a: &[f32],
-    a_row: usize,
-    a_col: usize,
-    b: &[f32],
-    c: &mut [f32],
-) {
+fn columns<const NB: usize, const ROWS: usize>(p: Product<'_>, j: usize, c: &mut [f32]) {
+    let Product { m, k, n, a, a_row, a_col, b } = p;
     debug_assert!(j + NB <= n);
     debug_assert!(m == 0 || k == 0 || (m - 1) * a_row + (k - 1) * a_col < a.len());
     debug_assert!(k == 0 || (k - 1) * n + j + NB <= b.len());
@@ -156,12 +128,12 @@ fn columns<const NB: usize, const ROWS: usize>(
     let mut i = 0;
     while i + ROWS <= m {
         let mut acc = [[0.0f32; NB]; ROWS];
-        for p in 0..k {
-            // SAFETY: p < k and j + NB <= n, so p * n + j + NB <= k * n <= b.len(); the rows
+        for q in 0..k {
+            // SAFETY: q < k and j + NB <= n, so q * n + j + NB <= k * n <= b.len(); the rows
             // i..i + ROWS are < m, so every `a` index is at most (m - 1) * a_row + (k - 1) * a_col.
-            let row: [f32; NB] = unsafe { std::ptr::read_unaligned(b.add(p * n + j).cast()) };
+            let row: [f32; NB] = unsafe { std::ptr::read_unaligned(b.add(q * n + j).cast()) };
             for (r, acc) in acc.iter_mut().enumerate() {
-                let x = unsafe { *a.add((i + r) * a_row + p * a_col) };
+                let x = unsafe { *a.add((i + r) * a_row + q * a_col) };
                 for (s, &y) in acc.iter_mut().zip(&row) {
                     *s = x.mul_add(y, *s);
                 }
@@ -174,10 +146,10 @@ fn columns<const NB: usize, const ROWS: usize>(
     }
     while i < m {
         let mut acc = [0.0f32; NB];
-        for p in 0..k {
+        for q in 0..k {
             // SAFETY: as above, for the single row i < m.
-            let row: [f32; NB] = unsafe { std::ptr::read_unaligned(b.add(p * n + j).cast()) };
-            let x = unsafe { *a.add(i * a_row + p * a_col) };
+            let row: [f32; NB] = unsafe { std::ptr::read_unaligned(b.add(q * n + j).cast()) };
+            let x = unsafe { *a.add(i * a_row + q * a_col) };
             for (s, &y) in acc.iter_mut().zip(&row) {
                 *s = x.mul_add(y, *s);
             }
@@ -264,12 +236,13 @@ mod tests {
         let a = values(m * k, 4);
         let b = values(k * n, 5);
         let mut generic = vec![0.0; m * n];
-        gemm_generic(m, k, n, &a, k, 1, &b, &mut generic);
+        let product = Product { m, k, n, a: &a, a_row: k, a_col: 1, b: &b };
+        gemm_generic(product, &mut generic);
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             let mut fast = vec![0.0; m * n];
             // SAFETY: checked just above.
-            unsafe { gemm_avx2_fma(m, k, n, &a, k, 1, &b, &mut fast) };
+            unsafe { gemm_avx2_fma(product, &mut fast) };
             assert!(fast.iter().zip(&generic).all(|(x, y)| x.to_bits() == y.to_bits()));
         }
         let expected = reference(m, k, n, |i, p| a[i * k + p], &b);
