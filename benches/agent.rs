@@ -1,16 +1,17 @@
 //! Action selection: `DqnAgent::act` (epsilon-greedy at the end of the default schedule)
 //! and `DqnAgent::greedy_action` on a CartPole observation, for the default network (4-64-64-2)
 //! and the RL Zoo's (4-256-256-2); and the DQN step: everything the default config does per
-//! environment step once learning runs (act, the environment step, observe, learn: two gradient
-//! steps of batch 64 with Double DQN, prioritized replay, 3-step returns and the value penalty),
+//! environment step once learning runs (act, the environment step, observe, learn: one gradient
+//! step of batch 64 with Double DQN, prioritized replay, 3-step returns and the value penalty),
 //! with its multiply-adds stated and its rate against the matrix-multiply ceiling measured in the
 //! same run (a 64x256x256 product with the library's kernel, and ndarray's 512^3).
 //!
 //! Multiply-adds per environment step of the default 4-64-64-2 network, batch 64: a forward pass
 //! is 64 * (4*64 + 64*64 + 64*2) = 286,720; each gradient step runs three (online on the states,
 //! online and target on the next states) and a backward pass (the weight gradients, 286,720,
-//! and the input gradients of layers 1 and 2, 64 * (64*64 + 64*2) = 270,336): 1,417,216; two
-//! gradient steps and the greedy forward of `act` (4,480): 2,838,912 multiply-adds, 5.68 MFLOP.
+//! and the input gradients of layers 1 and 2, 64 * (64*64 + 64*2) = 270,336): 1,417,216; with
+//! the greedy forward of `act` (4,480), 1,421,696 multiply-adds, 2.84 MFLOP (`gradient_steps`
+//! times the gradient step's share, from the config).
 //! criterion reports FLOP/s as "elements" per second.
 
 use std::hint::black_box;
