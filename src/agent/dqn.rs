@@ -225,12 +225,13 @@ impl Default for DqnConfig {
     ///   bounds alone, the largest Q along greedy episodes still reached 359 on CartPole-v1
     ///   (seed 9, in one region of the state space: 558 of about 49,000 greedy states above
     ///   220) while Q(s0) was calibrated. With a penalty of weight 1, at most 205.9 on v1
-    ///   (seeds 0-9), but up to 233.1 on CartPole-v0 at the solve (seed 10); with 5, at most
-    ///   208.6 at the v0 solve and 203.6 at episode 600 (seeds 0-19), 205.2 on v1.
+    ///   (seeds 0-9), but up to 233.1 on CartPole-v0 at the solve (seed 10); with 5 (and two
+    ///   gradient steps, the default then), at most 203.7 at the v0 solve and 206.4 at episode
+    ///   600 (seeds 0-19), 205.2 on v1.
     /// - `exploration` over 5,000 steps rather than 2,000: with 2,000, CartPole-v0 seed 19
     ///   learned slowly and was not solved within 300 episodes (trailing mean 192); with
-    ///   5,000, 20 of 20 seeds solved (at 152-183 episodes), every greedy evaluation after the
-    ///   solve and at episode 600 a perfect 200.
+    ///   5,000 (and two gradient steps), 20 of 20 seeds solved (at 151-177 episodes), the
+    ///   greedy evaluations 199.3-200 after the solve and 200 at episode 600.
     /// - A memory of 200,000 keeps every transition of a 1,000-episode CartPole-v0 run, so the
     ///   early failures are never evicted (with 50,000 the old default collapsed on 3 of 10
     ///   seeds after solving).
