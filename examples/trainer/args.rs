@@ -344,13 +344,6 @@ fn read_config_file(path: &std::path::Path) -> Result<DqnConfig, String> {
         .map_err(|e| format!("--config {}: not a DqnConfig: {e}", path.display()))
 }
 
-impl TrainerArgs {
-    /// The flags with the hyperparameters that resolved into `config` (for `config.json`).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-}
-
 /// The flag that sets a `DqnConfig` field, if one does.
 fn flag_of(field: &str) -> Option<&'static str> {
     Some(match field {

@@ -310,7 +310,7 @@ fn run_in(
         env.observation_dim(),
         env.num_actions(),
     )?;
-    for d in [&dirs.job, &dirs.checkpoints, &dirs.tensorboard] {
+    for d in dirs.distinct() {
         fs::create_dir_all(d)?;
     }
     let _lock = JobLock::acquire(dir, args.resume, out)?;
@@ -507,12 +507,7 @@ fn run_in(
     drop(logger);
 
     let mut files = Vec::new();
-    let mut listed = Vec::new();
-    for d in [&dirs.job, &dirs.checkpoints, &dirs.tensorboard] {
-        if listed.contains(&d) {
-            continue;
-        }
-        listed.push(d);
+    for d in dirs.distinct() {
         for entry in fs::read_dir(d)? {
             let entry = entry?;
             if entry.file_type()?.is_file() && entry.file_name() != LOCK_FILE {
@@ -718,14 +713,11 @@ impl Replaced {
 fn clear_previous_run(dirs: &JobDirs, overwrite: bool) -> Result<Option<Replaced>, JobError> {
     let mut previous = Vec::new();
     let dir = &dirs.job;
-    for d in [&dirs.job, &dirs.checkpoints, &dirs.tensorboard] {
+    for d in dirs.distinct() {
         for entry in fs::read_dir(d)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type()?.is_file()
-                && is_job_output(&name)
-                && !previous.iter().any(|(_, p)| p == &entry.path())
-            {
+            if entry.file_type()?.is_file() && is_job_output(&name) {
                 previous.push((name, entry.path()));
             }
         }
@@ -889,7 +881,7 @@ pub fn decimal(v: f32) -> f64 {
 /// Writes the flags and the resolved `DqnConfig` as JSON (`--config` reads the file back).
 fn write_config(path: &Path, args: &TrainerArgs, c: &DqnConfig) -> Result<(), JobError> {
     let value = json!({
-        "flags": args.to_json(),
+        "flags": args,
         "dqn": c,
         "final_eval_episodes": FINAL_EVAL_EPISODES,
         "trailing_window": TRAILING_WINDOW,

@@ -196,6 +196,17 @@ pub struct JobDirs {
 }
 
 impl JobDirs {
+    /// The distinct directories, the job directory first.
+    pub fn distinct(&self) -> Vec<&Path> {
+        let mut dirs: Vec<&Path> = Vec::with_capacity(3);
+        for d in [&self.job, &self.checkpoints, &self.tensorboard] {
+            if !dirs.contains(&d.as_path()) {
+                dirs.push(d);
+            }
+        }
+        dirs
+    }
+
     /// Everything in `dir`.
     pub fn all_in(dir: &Path) -> Self {
         Self { job: dir.into(), checkpoints: dir.into(), tensorboard: dir.into() }

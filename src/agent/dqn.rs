@@ -725,6 +725,11 @@ impl DqnAgent {
 }
 
 impl DqnConfig {
+    /// Whether the value penalty acts: a weight above 0 and bounds to hold the values to.
+    fn penalises_values(&self) -> bool {
+        self.value_penalty > 0.0 && self.value_bounds != ValueBounds::None
+    }
+
     /// The Q-network's configuration for these sizes.
     pub(crate) fn network(&self, observation_dim: usize, num_actions: usize) -> MlpConfig {
         MlpConfig::new(observation_dim, self.hidden.clone(), num_actions)
@@ -782,7 +787,7 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
             });
         }
         let mut online = online;
-        if config.value_penalty > 0.0 && config.value_bounds != ValueBounds::None {
+        if config.penalises_values() {
             // A network without the penalty is refused here, not at the first gradient step.
             let unbounded = OutputPenalty {
                 low: f32::NEG_INFINITY,
@@ -1018,7 +1023,7 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
         if self.config.learning_rate_decay.is_some() {
             self.online.set_learning_rate(self.scheduled_learning_rate())?;
         }
-        if self.config.value_penalty > 0.0 && self.config.value_bounds != ValueBounds::None {
+        if self.config.penalises_values() {
             let (low, high) = self.bootstrap_bounds();
             self.online.set_output_penalty(Some(OutputPenalty {
                 low,

@@ -441,12 +441,6 @@ impl Mlp {
         }
     }
 
-    /// `z = x · wᵀ` of layer `l` (`x`: `[batch, in]`, `z`: `[batch, out]`), before the bias.
-    fn layer_product(&self, l: usize, x: &[f32], batch: usize, z: &mut [f32]) {
-        let (out, inp) = self.weights[l].dim();
-        gemm_nn(batch, inp, out, x, &self.transposed[l], z);
-    }
-
     /// The configuration the network was built from.
     pub fn config(&self) -> &MlpConfig {
         &self.config
@@ -486,16 +480,15 @@ impl Mlp {
         self.check_width(x)?;
         let n = self.weights.len();
         let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
         let mut current: Option<Array2<f32>> = None;
         for l in 0..n {
-            let mut z = Array2::zeros((x.nrows(), self.weights[l].nrows()));
+            let (out, inp) = self.weights[l].dim();
+            let mut z = Array2::zeros((x.nrows(), out));
             let zs = z.as_slice_mut().expect("a new array is contiguous");
-            match &current {
-                None => {
-                    self.layer_product(l, x.as_slice().expect("standard layout"), x.nrows(), zs)
-                }
-                Some(a) => self.layer_product(l, a.as_slice().expect("contiguous"), x.nrows(), zs),
-            }
+            let input = current.as_ref().map_or(xs, |a| a.as_slice().expect("contiguous"));
+            // z = input · wᵀ, before the bias.
+            gemm_nn(x.nrows(), inp, out, input, &self.transposed[l], zs);
             self.finish_layer(l, &mut z);
             current = Some(z);
         }
