@@ -282,7 +282,9 @@ fn hard_target_updates_copy_the_online_network_every_c_steps() {
     let config = DqnConfig {
         learning_starts: 0,
         batch_size: 4,
-        // One-step storage, so that the memory holds a batch from step 4.
+        // One-step storage, so that the memory holds a batch from step 4; a gradient step on
+        // every environment step, so that the online network moves away from the copy at once.
+        train_frequency: TrainFrequency::Steps(1),
         ..DqnConfig::default().with_target_update(TargetUpdate::Hard { every: 10 }).with_n_step(1)
     };
     let mut a = agent(config);

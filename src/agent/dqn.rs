@@ -253,7 +253,7 @@ impl Default for DqnConfig {
             batch_size: 64,
             sample_with_replacement: true,
             learning_starts: 500,
-            train_frequency: TrainFrequency::Steps(1),
+            train_frequency: TrainFrequency::Steps(2),
             gradient_steps: 1,
             target_update: TargetUpdate::Polyak { tau: 0.01 },
             double_dqn: true,
@@ -287,8 +287,11 @@ impl DqnConfig {
     /// ```
     pub fn for_task(id: &str) -> Self {
         let default = Self::default();
-        let one_large_step =
-            |c: Self| c.with_batch_size(128).with_gradient_steps(1).with_learning_rate_decay(None);
+        let one_large_step = |c: Self| {
+            c.with_batch_size(128)
+                .with_train_frequency(TrainFrequency::Steps(1))
+                .with_learning_rate_decay(None)
+        };
         match id {
             "Acrobot-v1" => one_large_step(default).with_hidden(vec![128, 128]),
             "MountainCar-v0" => one_large_step(default).with_value_penalty(0.0),

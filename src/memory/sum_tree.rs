@@ -122,11 +122,17 @@ impl SumTree {
         let mut node = self.base + index;
         self.sums[node] = priority;
         self.maxes[node] = priority;
+        // The new values of the path are carried up in registers and only the siblings are
+        // read: `left + right` is `right + left` bit for bit (IEEE addition commutes, and so
+        // does `max` of non-NaN values), so each ancestor is exactly the sum of its children.
+        let (mut sum, mut max) = (priority, priority);
         while node > 1 {
+            let sibling = node ^ 1;
+            sum += self.sums[sibling];
+            max = max.max(self.maxes[sibling]);
             node /= 2;
-            let (left, right) = (2 * node, 2 * node + 1);
-            self.sums[node] = self.sums[left] + self.sums[right];
-            self.maxes[node] = self.maxes[left].max(self.maxes[right]);
+            self.sums[node] = sum;
+            self.maxes[node] = max;
         }
     }
 
@@ -146,6 +152,33 @@ impl SumTree {
             self.sums[node] = self.sums[left] + self.sums[right];
             self.maxes[node] = self.maxes[left].max(self.maxes[right]);
         }
+    }
+
+    /// [`find_prefix_sum`](SumTree::find_prefix_sum) of `N` values at once, the same leaves
+    /// bit for bit: the descents are independent, so they go down the tree together, one level
+    /// at a time, and their memory reads overlap instead of waiting on each other. `None` if
+    /// `total()` is 0 or a value is NaN.
+    pub(crate) fn find_prefix_sums<const N: usize>(&self, values: [f64; N]) -> Option<[usize; N]> {
+        if self.total() <= 0.0 || values.iter().any(|v| v.is_nan()) {
+            return None;
+        }
+        let mut value = values.map(|v| v.max(0.0));
+        let mut node = [1usize; N];
+        // Every descent is at the same depth, so they reach the leaves together.
+        let mut width = 1;
+        while width < self.base {
+            for (node, value) in node.iter_mut().zip(&mut value) {
+                let left = 2 * *node;
+                let (l, r) = (self.sums[left], self.sums[left + 1]);
+                // As in find_prefix_sum, without a branch: subtracting 0 going left leaves the
+                // value as it is.
+                let right = (*value >= l) & (r > 0.0); // no NaN here: the same test
+                *value -= if right { l } else { 0.0 };
+                *node = left + usize::from(right);
+            }
+            width *= 2;
+        }
+        Some(node.map(|n| n - self.base))
     }
 
     /// The leaf whose interval contains `value`: the smallest `i` with
@@ -192,6 +225,36 @@ mod tests {
         for pad in tree.capacity..tree.base {
             assert_eq!(tree.sums[tree.base + pad], 0.0, "padding leaf {pad}");
         }
+    }
+
+    #[test]
+    fn descents_together_find_the_same_leaves_as_one_at_a_time() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for capacity in [1, 2, 5, 64, 1000] {
+            let mut tree = SumTree::new(capacity).unwrap();
+            for i in 0..capacity {
+                // Some leaves stay 0, which no descent may reach.
+                if rng.random_bool(0.8) {
+                    tree.set(i, rng.random_range(0.0..10.0)).unwrap();
+                }
+            }
+            if tree.total() == 0.0 {
+                tree.set(0, 1.0).unwrap();
+            }
+            let total = tree.total();
+            for _ in 0..50 {
+                let mut values: [f64; 8] = [0.0; 8];
+                for v in &mut values {
+                    *v = rng.random_range(-0.1 * total..1.1 * total);
+                }
+                values[0] = total; // at the top edge, as rounding may give
+                let together = tree.find_prefix_sums(values).unwrap();
+                let alone = values.map(|v| tree.find_prefix_sum(v).unwrap());
+                assert_eq!(together, alone, "capacity {capacity}, values {values:?}");
+            }
+            assert_eq!(tree.find_prefix_sums([0.0, f64::NAN]), None);
+        }
+        assert_eq!(SumTree::new(4).unwrap().find_prefix_sums([0.5]), None);
     }
 
     #[test]

@@ -21,6 +21,9 @@
 /// Rows of `C` per register block.
 const MR: usize = 4;
 
+#[cfg(target_arch = "x86_64")]
+use super::cpu::Level;
+
 /// The operands of one product: `c[i, j] = Σ_p a[i * a_row + p * a_col] · b[p * n + j]` for
 /// `c` of `m` rows and `n` columns and a shared index `p` in `0..k`.
 #[derive(Clone, Copy)]
@@ -50,31 +53,20 @@ pub(crate) fn gemm_tn(k: usize, m: usize, n: usize, a: &[f32], b: &[f32], c: &mu
 
 fn dispatch(p: Product<'_>, c: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx2_fma() {
-            // SAFETY: the processor has AVX2 and FMA (checked at run time just above).
+    match super::cpu::level() {
+        Level::Avx512 => {
+            // SAFETY: the processor has AVX-512F, AVX2 and FMA (detected at run time).
+            unsafe { gemm_avx512(p, c) };
+            return;
+        }
+        Level::Avx2Fma => {
+            // SAFETY: the processor has AVX2 and FMA (detected at run time).
             unsafe { gemm_avx2_fma(p, c) };
             return;
         }
+        Level::Baseline => {}
     }
-    gemm_generic(p, c);
-}
-
-/// Whether the processor has AVX2 and FMA, detected once.
-#[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    static DETECTED: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
-    match DETECTED.load(Ordering::Relaxed) {
-        2 => true,
-        1 => false,
-        _ => {
-            let yes = std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma");
-            DETECTED.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-            yes
-        }
-    }
+    gemm_generic::<16, MR>(p, c);
 }
 
 /// The kernel compiled with AVX2 and FMA.
@@ -84,19 +76,35 @@ fn has_avx2_fma() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gemm_avx2_fma(p: Product<'_>, c: &mut [f32]) {
-    gemm_generic(p, c);
+    gemm_generic::<16, MR>(p, c);
 }
 
-/// Every column block of `c`, each element one fused chain in `p` order.
+/// The kernel compiled with AVX-512F: twice the lanes and twice the accumulators of the AVX2
+/// one (the register file holds 32 vectors).
+///
+/// # Safety
+/// The processor must have AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn gemm_avx512(p: Product<'_>, c: &mut [f32]) {
+    gemm_generic::<32, 8>(p, c);
+}
+
+/// Every column block of `c`, each element one fused chain in `p` order: blocks of `NB`
+/// columns by `ROWS` rows, then narrower blocks at the right edge.
 #[inline(always)]
-fn gemm_generic(p: Product<'_>, c: &mut [f32]) {
+fn gemm_generic<const NB: usize, const ROWS: usize>(p: Product<'_>, c: &mut [f32]) {
     let mut j = 0;
+    while j + NB <= p.n {
+        columns::<NB, ROWS>(p, j, c);
+        j += NB;
+    }
     while j + 16 <= p.n {
-        columns::<16, MR>(p, j, c);
+        columns::<16, ROWS>(p, j, c);
         j += 16;
     }
     while j + 8 <= p.n {
-        columns::<8, MR>(p, j, c);
+        columns::<8, ROWS>(p, j, c);
         j += 8;
     }
     while j + 4 <= p.n {
@@ -231,21 +239,32 @@ mod tests {
     }
 
     #[test]
-    fn the_baseline_and_the_avx2_kernels_agree_bit_for_bit() {
-        let (m, k, n) = (37, 64, 45);
-        let a = values(m * k, 4);
-        let b = values(k * n, 5);
-        let mut generic = vec![0.0; m * n];
-        let product = Product { m, k, n, a: &a, a_row: k, a_col: 1, b: &b };
-        gemm_generic(product, &mut generic);
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            let mut fast = vec![0.0; m * n];
-            // SAFETY: checked just above.
-            unsafe { gemm_avx2_fma(product, &mut fast) };
-            assert!(fast.iter().zip(&generic).all(|(x, y)| x.to_bits() == y.to_bits()));
+    fn the_baseline_and_the_vector_kernels_agree_bit_for_bit() {
+        for &(m, k, n) in &[(37, 64, 45), (64, 64, 64), (64, 4, 64), (2, 64, 64), (64, 64, 2)] {
+            let a = values(m * k, 4);
+            let b = values(k * n, 5);
+            let mut generic = vec![0.0; m * n];
+            let product = Product { m, k, n, a: &a, a_row: k, a_col: 1, b: &b };
+            gemm_generic::<16, MR>(product, &mut generic);
+            let expected = reference(m, k, n, |i, p| a[i * k + p], &b);
+            assert!(generic.iter().zip(&expected).all(|(x, y)| x.to_bits() == y.to_bits()));
+            #[cfg(target_arch = "x86_64")]
+            {
+                use crate::nn::cpu::level;
+                let level = level();
+                if level != Level::Baseline {
+                    let mut fast = vec![0.0; m * n];
+                    // SAFETY: the level says the processor has AVX2 and FMA.
+                    unsafe { gemm_avx2_fma(product, &mut fast) };
+                    assert!(fast.iter().zip(&generic).all(|(x, y)| x.to_bits() == y.to_bits()));
+                }
+                if level == Level::Avx512 {
+                    let mut fast = vec![0.0; m * n];
+                    // SAFETY: the level says the processor has AVX-512F.
+                    unsafe { gemm_avx512(product, &mut fast) };
+                    assert!(fast.iter().zip(&generic).all(|(x, y)| x.to_bits() == y.to_bits()));
+                }
+            }
         }
-        let expected = reference(m, k, n, |i, p| a[i * k + p], &b);
-        assert!(generic.iter().zip(&expected).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 }

@@ -8,6 +8,7 @@ use ndarray_rand::rand_distr::Uniform;
 use rand::{Rng, RngCore};
 
 use super::activation::{softmax_backward_in_place, softmax_in_place};
+use super::cpu::vectorized;
 use super::gemm::{gemm_nn, gemm_tn};
 use super::loss::{OutputPenalty, masked_loss, softmax_cross_entropy};
 use super::optimizer::OptimizerState;
@@ -430,14 +431,7 @@ impl Mlp {
             let (out, inp) = w.dim();
             let w = w.as_slice().expect("weights are contiguous");
             t.resize(out * inp, 0.0);
-            // Row i of the transpose is column i of `w`: contiguous writes, strided reads (the
-            // matrices of a Q-network fit in the L1 cache).
-            for (i, row) in t.chunks_exact_mut(out).enumerate() {
-                for (o, v) in row.iter_mut().enumerate() {
-                    // SAFETY: o < out and i < inp, so o * inp + i < out * inp == w.len().
-                    *v = unsafe { *w.get_unchecked(o * inp + i) };
-                }
-            }
+            transpose(w, out, inp, t);
         }
     }
 
@@ -676,126 +670,7 @@ impl Mlp {
         target: Target<'_>,
         rng: Option<&mut dyn RngCore>,
     ) -> f32 {
-        let p = self.config.dropout;
-        let dropout = p > 0.0 && rng.is_some();
-        self.ensure_batch(x.nrows(), dropout);
-        let n = self.weights.len();
-        let classify = matches!(target, Target::Labels(_));
-        let mut rng = rng;
-
-        // Forward, keeping every activation.
-        let batch = x.nrows();
-        let x = x.as_standard_layout();
-        let xs = x.as_slice().expect("standard layout");
-        let ws = &mut self.ws;
-        for l in 0..n {
-            let (before, rest) = ws.acts.split_at_mut(l);
-            let z = &mut rest[0];
-            let (out, inp) = self.weights[l].dim();
-            let zs = z.as_slice_mut().expect("layer buffers are contiguous");
-            let input = if l == 0 { xs } else { before[l - 1].as_slice().expect("contiguous") };
-            gemm_nn(batch, inp, out, input, &self.transposed[l], zs);
-            let b = self.biases[l].as_slice().expect("biases are contiguous");
-            let zs = z.as_slice_mut().expect("layer buffers are contiguous");
-            if l + 1 < n {
-                add_bias_activate(zs, b, Some(self.config.activation));
-                if dropout && let Some(rng) = rng.as_deref_mut() {
-                    let scale = 1.0 / (1.0 - p);
-                    let mask = ws.masks[l].as_slice_mut().expect("contiguous");
-                    for (v, m) in zs.iter_mut().zip(mask) {
-                        *m = if rng.random::<f32>() < p { 0.0 } else { scale };
-                        *v *= *m;
-                    }
-                }
-            } else {
-                add_bias_activate(zs, b, None);
-                if !classify && self.config.output == Output::Softmax {
-                    for row in zs.chunks_exact_mut(b.len()) {
-                        softmax_in_place(row);
-                    }
-                }
-            }
-        }
-
-        // The loss and its gradient with respect to the last pre-activation.
-        let width = self.config.output_dim;
-        let out = ws.acts[n - 1].as_slice().expect("contiguous");
-        let grad = ws.deltas[n - 1].as_slice_mut().expect("contiguous");
-        let loss = match target {
-            Target::Labels(labels) => softmax_cross_entropy(out, width, labels, grad),
-            Target::Q { actions, weighted } => {
-                let weights = if weighted { Some(&ws.weights[..]) } else { None };
-                let loss = masked_loss(
-                    self.config.loss,
-                    out,
-                    width,
-                    actions,
-                    &ws.targets,
-                    weights,
-                    ws.penalty,
-                    grad,
-                    &mut ws.td,
-                );
-                if self.config.output == Output::Softmax {
-                    for (p, g) in out.chunks_exact(width).zip(grad.chunks_exact_mut(width)) {
-                        softmax_backward_in_place(p, g);
-                    }
-                }
-                loss
-            }
-        };
-
-        // Backward.
-        let activation = self.config.activation;
-        for l in (0..n).rev() {
-            let (lower, upper) = ws.deltas.split_at_mut(l);
-            let delta = &upper[0];
-            let (out, inp) = self.weights[l].dim();
-            let ds = delta.as_slice().expect("contiguous");
-            let input = if l == 0 { xs } else { ws.acts[l - 1].as_slice().expect("contiguous") };
-            // dW = deltaᵀ · input: [out, batch] x [batch, in].
-            let gw = ws.grad_w[l].as_slice_mut().expect("contiguous");
-            gemm_tn(batch, out, inp, ds, input, gw);
-            let gb = ws.grad_b[l].as_slice_mut().expect("contiguous");
-            gb.fill(0.0);
-            for row in delta.as_slice().expect("contiguous").chunks_exact(gb.len()) {
-                for (g, &d) in gb.iter_mut().zip(row) {
-                    *g += d;
-                }
-            }
-            if l > 0 {
-                let prev = &mut lower[l - 1];
-                let d = prev.as_slice_mut().expect("contiguous");
-                // d input = delta · W: [batch, out] x [out, in].
-                let w = self.weights[l].as_slice().expect("contiguous");
-                gemm_nn(batch, out, inp, ds, w, d);
-                let a = ws.acts[l - 1].as_slice().expect("contiguous");
-                if dropout {
-                    let mask = ws.masks[l - 1].as_slice().expect("contiguous");
-                    for ((d, &a), &m) in d.iter_mut().zip(a).zip(mask) {
-                        *d = if m == 0.0 {
-                            0.0
-                        } else {
-                            *d * m * activation.derivative_from_output(a / m)
-                        };
-                    }
-                } else {
-                    match activation {
-                        Activation::Relu => {
-                            for (d, &a) in d.iter_mut().zip(a) {
-                                *d = if a > 0.0 { *d } else { 0.0 };
-                            }
-                        }
-                        Activation::Tanh => {
-                            for (d, &a) in d.iter_mut().zip(a) {
-                                *d *= 1.0 - a * a;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        loss
+        gradients(self, x, target, rng)
     }
 
     /// Clips the gradients in the workspace (if configured) and takes one optimizer step.
@@ -871,23 +746,7 @@ impl Mlp {
     /// [`QNetwork::q_values_one`], shared with [`Policy`](crate::Policy) so that both choose the
     /// same action.
     pub(crate) fn single_forward(&self, input: &[f32], single: &mut [Vec<f32>]) {
-        let n = self.weights.len();
-        for l in 0..n {
-            let (before, rest) = single.split_at_mut(l);
-            let current = &mut rest[0];
-            let input: &[f32] = if l == 0 { input } else { &before[l - 1] };
-            let w = self.weights[l].as_slice().expect("contiguous");
-            let b = self.biases[l].as_slice().expect("contiguous");
-            for ((c, row), &b) in current.iter_mut().zip(w.chunks_exact(input.len())).zip(b) {
-                *c = b + dot(row, input);
-            }
-            if l + 1 < n {
-                let activation = self.config.activation;
-                current.iter_mut().for_each(|v| *v = activation.apply(*v));
-            } else if self.config.output == Output::Softmax {
-                softmax_in_place(current);
-            }
-        }
+        single_forward(self, input, single)
     }
 
     /// The widths of the layers' outputs, for [`single_forward`](Mlp::single_forward) buffers.
@@ -907,6 +766,174 @@ impl Mlp {
 /// the buffer a step writes them into, and up to three optimizer moments, each twice (current
 /// and next).
 const PARAMETER_COPIES: usize = 9;
+
+vectorized! {
+    /// `t = wᵀ` for `w` of `rows` by `cols` (row-major): contiguous writes, strided reads (the
+    /// matrices of a Q-network fit in the L1 cache).
+    fn transpose(w: &[f32], rows: usize, cols: usize, t: &mut [f32]) {
+        assert!(w.len() == rows * cols && t.len() == rows * cols, "transpose shapes");
+        for (i, row) in t.chunks_exact_mut(rows).enumerate() {
+            for (o, v) in row.iter_mut().enumerate() {
+                // SAFETY: o < rows and i < cols, so o * cols + i < rows * cols == w.len().
+                *v = unsafe { *w.get_unchecked(o * cols + i) };
+            }
+        }
+    }
+}
+
+vectorized! {
+    /// [`Mlp::compute_gradients`], compiled for each vector extension level ([`super::cpu`]).
+    fn gradients(
+        net: &mut Mlp,
+        x: ArrayView2<'_, f32>,
+        target: Target<'_>,
+        rng: Option<&mut dyn RngCore>,
+    ) -> f32 {
+        let p = net.config.dropout;
+        let dropout = p > 0.0 && rng.is_some();
+        net.ensure_batch(x.nrows(), dropout);
+        let n = net.weights.len();
+        let classify = matches!(target, Target::Labels(_));
+        let mut rng = rng;
+
+        // Forward, keeping every activation.
+        let batch = x.nrows();
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
+        let ws = &mut net.ws;
+        for l in 0..n {
+            let (before, rest) = ws.acts.split_at_mut(l);
+            let z = &mut rest[0];
+            let (out, inp) = net.weights[l].dim();
+            let zs = z.as_slice_mut().expect("layer buffers are contiguous");
+            let input = if l == 0 { xs } else { before[l - 1].as_slice().expect("contiguous") };
+            gemm_nn(batch, inp, out, input, &net.transposed[l], zs);
+            let b = net.biases[l].as_slice().expect("biases are contiguous");
+            let zs = z.as_slice_mut().expect("layer buffers are contiguous");
+            if l + 1 < n {
+                add_bias_activate(zs, b, Some(net.config.activation));
+                if dropout && let Some(rng) = rng.as_deref_mut() {
+                    let scale = 1.0 / (1.0 - p);
+                    let mask = ws.masks[l].as_slice_mut().expect("contiguous");
+                    for (v, m) in zs.iter_mut().zip(mask) {
+                        *m = if rng.random::<f32>() < p { 0.0 } else { scale };
+                        *v *= *m;
+                    }
+                }
+            } else {
+                add_bias_activate(zs, b, None);
+                if !classify && net.config.output == Output::Softmax {
+                    for row in zs.chunks_exact_mut(b.len()) {
+                        softmax_in_place(row);
+                    }
+                }
+            }
+        }
+
+        // The loss and its gradient with respect to the last pre-activation.
+        let width = net.config.output_dim;
+        let out = ws.acts[n - 1].as_slice().expect("contiguous");
+        let grad = ws.deltas[n - 1].as_slice_mut().expect("contiguous");
+        let loss = match target {
+            Target::Labels(labels) => softmax_cross_entropy(out, width, labels, grad),
+            Target::Q { actions, weighted } => {
+                let weights = if weighted { Some(&ws.weights[..]) } else { None };
+                let loss = masked_loss(
+                    net.config.loss,
+                    out,
+                    width,
+                    actions,
+                    &ws.targets,
+                    weights,
+                    ws.penalty,
+                    grad,
+                    &mut ws.td,
+                );
+                if net.config.output == Output::Softmax {
+                    for (p, g) in out.chunks_exact(width).zip(grad.chunks_exact_mut(width)) {
+                        softmax_backward_in_place(p, g);
+                    }
+                }
+                loss
+            }
+        };
+
+        // Backward.
+        let activation = net.config.activation;
+        for l in (0..n).rev() {
+            let (lower, upper) = ws.deltas.split_at_mut(l);
+            let delta = &upper[0];
+            let (out, inp) = net.weights[l].dim();
+            let ds = delta.as_slice().expect("contiguous");
+            let input = if l == 0 { xs } else { ws.acts[l - 1].as_slice().expect("contiguous") };
+            // dW = deltaᵀ · input: [out, batch] x [batch, in].
+            let gw = ws.grad_w[l].as_slice_mut().expect("contiguous");
+            gemm_tn(batch, out, inp, ds, input, gw);
+            let gb = ws.grad_b[l].as_slice_mut().expect("contiguous");
+            gb.fill(0.0);
+            for row in delta.as_slice().expect("contiguous").chunks_exact(gb.len()) {
+                for (g, &d) in gb.iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+            if l > 0 {
+                let prev = &mut lower[l - 1];
+                let d = prev.as_slice_mut().expect("contiguous");
+                // d input = delta · W: [batch, out] x [out, in].
+                let w = net.weights[l].as_slice().expect("contiguous");
+                gemm_nn(batch, out, inp, ds, w, d);
+                let a = ws.acts[l - 1].as_slice().expect("contiguous");
+                if dropout {
+                    let mask = ws.masks[l - 1].as_slice().expect("contiguous");
+                    for ((d, &a), &m) in d.iter_mut().zip(a).zip(mask) {
+                        *d = if m == 0.0 {
+                            0.0
+                        } else {
+                            *d * m * activation.derivative_from_output(a / m)
+                        };
+                    }
+                } else {
+                    match activation {
+                        Activation::Relu => {
+                            for (d, &a) in d.iter_mut().zip(a) {
+                                *d = if a > 0.0 { *d } else { 0.0 };
+                            }
+                        }
+                        Activation::Tanh => {
+                            for (d, &a) in d.iter_mut().zip(a) {
+                                *d *= 1.0 - a * a;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        loss
+    }
+}
+
+vectorized! {
+    /// [`Mlp::single_forward`], compiled for each vector extension level ([`super::cpu`]).
+    fn single_forward(net: &Mlp, input: &[f32], single: &mut [Vec<f32>]) {
+        let n = net.weights.len();
+        for l in 0..n {
+            let (before, rest) = single.split_at_mut(l);
+            let current = &mut rest[0];
+            let input: &[f32] = if l == 0 { input } else { &before[l - 1] };
+            let w = net.weights[l].as_slice().expect("contiguous");
+            let b = net.biases[l].as_slice().expect("contiguous");
+            for ((c, row), &b) in current.iter_mut().zip(w.chunks_exact(input.len())).zip(b) {
+                *c = b + dot(row, input);
+            }
+            if l + 1 < n {
+                let activation = net.config.activation;
+                current.iter_mut().for_each(|v| *v = activation.apply(*v));
+            } else if net.config.output == Output::Softmax {
+                softmax_in_place(current);
+            }
+        }
+    }
+}
 
 /// Refuses a configuration whose buffers cannot be allocated, before anything is: the parameter
 /// count is computed with checked arithmetic, and the memory for every copy of the parameters
@@ -1135,14 +1162,25 @@ impl QNetwork for Mlp {
     }
 }
 
-/// The sum of squares of `xs`, added in order in f64 (as PyTorch's double-precision reference
-/// would); a plain slice loop, with no iterator adapters in the way.
-fn sum_of_squares(sum: f64, xs: &[f32]) -> f64 {
-    let mut sum = sum;
-    for &x in xs {
-        sum += f64::from(x) * f64::from(x);
+vectorized! {
+    /// `sum` plus the sum of squares of `xs`, in f64 (as PyTorch's double-precision reference
+    /// would). Element `i` goes to accumulator `i % 8` and the eight are added in a fixed tree,
+    /// so the order, and with it every bit, is the same at every vector width; eight chains
+    /// instead of one make it eight times shorter.
+    fn sum_of_squares(sum: f64, xs: &[f32]) -> f64 {
+        let mut acc = [0.0f64; 8];
+        let chunks = xs.chunks_exact(8);
+        for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
+            *a = f64::from(x) * f64::from(x);
+        }
+        for chunk in chunks {
+            for (a, &x) in acc.iter_mut().zip(chunk) {
+                *a += f64::from(x) * f64::from(x);
+            }
+        }
+        let half = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+        sum + ((half[0] + half[2]) + (half[1] + half[3]))
     }
-    sum
 }
 
 #[cfg(test)]

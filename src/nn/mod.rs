@@ -2,6 +2,7 @@
 //! on ndarray (forward, backprop, losses, optimizers and a safetensors weights file).
 
 mod activation;
+mod cpu;
 mod gemm;
 mod loss;
 mod mlp;

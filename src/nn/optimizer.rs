@@ -1,5 +1,6 @@
 //! Gradient-descent optimizers with PyTorch's update rules and defaults.
 
+use super::cpu::vectorized;
 use crate::{Error, Result};
 
 /// An optimizer and its hyperparameters: SGD (with optional momentum), RMSprop or Adam.
@@ -328,6 +329,21 @@ impl OptimizerState {
         grad: &[f32],
         out: &mut [f32],
     ) -> bool {
+        update(self, config, k, param, grad, out)
+    }
+}
+
+vectorized! {
+    /// [`OptimizerState::update`]'s arithmetic, compiled for each vector extension level (the
+    /// same bits on all: [`super::cpu`]).
+    fn update(
+        state: &mut OptimizerState,
+        config: &Optimizer,
+        k: usize,
+        param: &[f32],
+        grad: &[f32],
+        out: &mut [f32],
+    ) -> bool {
         assert!(
             param.len() == grad.len() && out.len() == grad.len(),
             "optimizer: parameter, gradient and output lengths differ"
@@ -343,9 +359,9 @@ impl OptimizerState {
                     }
                     return !bad;
                 }
-                let (buf, next) = (&self.first[k], &mut self.next_first[k]);
+                let (buf, next) = (&state.first[k], &mut state.next_first[k]);
                 assert!(buf.len() == n && next.len() == n, "optimizer: state size differs");
-                let first = self.step == 1;
+                let first = state.step == 1;
                 for i in 0..n {
                     let g = grad[i];
                     let b = flush(if first { g } else { momentum * buf[i] + g });
@@ -356,7 +372,7 @@ impl OptimizerState {
                 }
             }
             Optimizer::RmsProp { lr, alpha, eps, momentum, centered } => {
-                let (sq, next_sq) = (&self.first[k], &mut self.next_first[k]);
+                let (sq, next_sq) = (&state.first[k], &mut state.next_first[k]);
                 assert!(sq.len() == n && next_sq.len() == n, "optimizer: state size differs");
                 for i in 0..n {
                     let g = grad[i];
@@ -364,8 +380,8 @@ impl OptimizerState {
                     next_sq[i] = s;
                     bad |= non_finite(s);
                     let avg = if centered {
-                        let c = flush(self.third[k][i] + (1.0 - alpha) * (g - self.third[k][i]));
-                        self.next_third[k][i] = c;
+                        let c = flush(state.third[k][i] + (1.0 - alpha) * (g - state.third[k][i]));
+                        state.next_third[k][i] = c;
                         bad |= non_finite(c);
                         // The variance estimate s - c^2 is >= 0 in exact arithmetic; flushing
                         // a subnormal s to 0 (where PyTorch keeps it) can leave it below c^2 by
@@ -375,8 +391,8 @@ impl OptimizerState {
                         s.sqrt() + eps
                     };
                     if momentum > 0.0 {
-                        let b = flush(momentum * self.second[k][i] + g / avg);
-                        self.next_second[k][i] = b;
+                        let b = flush(momentum * state.second[k][i] + g / avg);
+                        state.next_second[k][i] = b;
                         bad |= non_finite(b);
                         out[i] = param[i] - lr * b;
                     } else {
@@ -386,9 +402,9 @@ impl OptimizerState {
                 }
             }
             Optimizer::Adam { lr: _, beta1, beta2, eps } => {
-                let (step_size, inv_bias2_sqrt) = self.adam_scalars;
-                let (m, v) = (&self.first[k], &self.second[k]);
-                let (next_m, next_v) = (&mut self.next_first[k], &mut self.next_second[k]);
+                let (step_size, inv_bias2_sqrt) = state.adam_scalars;
+                let (m, v) = (&state.first[k], &state.second[k]);
+                let (next_m, next_v) = (&mut state.next_first[k], &mut state.next_second[k]);
                 assert!(
                     m.len() == n && v.len() == n && next_m.len() == n && next_v.len() == n,
                     "optimizer: state size differs"
