@@ -34,15 +34,26 @@ impl Mlp {
     /// None today; the `Result` leaves room for formats that can fail.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
         let metadata: BTreeMap<String, String> = metadata(self.config()).into_iter().collect();
+        Ok(self.f32_safetensors(&metadata, |l| format!("layers.{l}")))
+    }
+
+    /// The parameters as a safetensors file of `F32` tensors `{module(l)}.weight` `[out, in]`
+    /// and `{module(l)}.bias` `[out]`, layer by layer, with `metadata` in the header.
+    pub(super) fn f32_safetensors(
+        &self,
+        metadata: &BTreeMap<String, String>,
+        module: impl Fn(usize) -> String,
+    ) -> Vec<u8> {
         let mut data: Vec<u8> = Vec::with_capacity(4 * self.num_parameters());
         let mut tensors = Vec::with_capacity(2 * self.num_layers());
         for l in 0..self.num_layers() {
             let (w, b) = self.layer(l).expect("l < num_layers");
+            let module = module(l);
             for (name, view) in [("weight", w.into_dyn()), ("bias", b.into_dyn())] {
                 let start = data.len();
                 data.extend(view.iter().flat_map(|v| v.to_le_bytes()));
                 tensors.push((
-                    format!("layers.{l}.{name}"),
+                    format!("{module}.{name}"),
                     view.shape().to_vec(),
                     start,
                     data.len(),
@@ -51,7 +62,7 @@ impl Mlp {
         }
         let descriptors =
             tensors.iter().map(|(n, shape, a, b)| (n.as_str(), "F32", &shape[..], *a, *b));
-        Ok(safetensors_bytes(&metadata, descriptors, &data))
+        safetensors_bytes(metadata, descriptors, &data)
     }
 
     /// Rebuilds a network from a safetensors file in memory, as written by
