@@ -6,7 +6,8 @@
 //! (`format = deepq.mlp`, `format_version = 1`, `input_dim`, `hidden` as comma-separated
 //! widths, `output_dim`, `activation`, `output`, `dropout`, `init`, `loss`, `max_grad_norm`,
 //! `optimizer` and `optimizer.*`), so that [`Mlp::load`] rebuilds the network. The optimizer's
-//! running state is not saved: a loaded network starts a fresh optimizer.
+//! running state is not saved: a loaded network starts a fresh optimizer. PyTorch's own state
+//! dicts (no metadata, `nn.Sequential` names) are read and written in `torch.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::state_dict::safetensors_bytes;
 
 /// The format name written in the metadata.
-const FORMAT: &str = "deepq.mlp";
+pub(super) const FORMAT: &str = "deepq.mlp";
 /// The version of the metadata layout.
 const FORMAT_VERSION: &str = "1";
 /// The origin named in errors about an in-memory buffer.
@@ -82,7 +83,8 @@ impl Mlp {
     /// Tensors are named and shaped as PyTorch's `nn.Linear` layers in a `layers` list:
     /// `layers.N.weight` `[out, in]` and `layers.N.bias` `[out]`, `F32`. The architecture and
     /// training settings are in the header's metadata, so [`load`](Mlp::load) rebuilds the
-    /// network. The optimizer state is not saved.
+    /// network. The optimizer state is not saved. An `nn.Sequential` names its layers `0`,
+    /// `2`, ...: [`save_torch`](Mlp::save_torch) writes a file its `load_state_dict` accepts.
     ///
     /// The file is first written to a temporary file beside `path`, synced and then renamed over
     /// `path`, so an interrupted save never destroys a previous file.
