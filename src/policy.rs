@@ -5,7 +5,7 @@ use ndarray::ArrayView1;
 use crate::agent::DqnAgent;
 use crate::error::{Error, Result};
 use crate::memory::Memory;
-use crate::nn::{Mlp, MlpConfig, QNetwork, argmax};
+use crate::nn::{Mlp, QNetwork, argmax};
 
 /// A trained Q-network that acts greedily: the action of the largest Q-value (the first on
 /// ties, as [`DqnAgent`]'s greedy action).
@@ -149,7 +149,10 @@ impl Policy {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn load_torch(config: &MlpConfig, path: impl AsRef<std::path::Path>) -> Result<Policy> {
+    pub fn load_torch(
+        config: &crate::nn::MlpConfig,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Policy> {
         Mlp::load_torch(config, path).map(Policy::from)
     }
 

@@ -379,7 +379,7 @@ fn extra_or_unexpected_tensors_are_named() {
     t.insert("6.weight".into(), (Dtype::F32, vec![2, 2], vec![0; 16]));
     t.insert("6.bias".into(), (Dtype::F32, vec![2], vec![0; 8]));
     assert_contains(&error(&q_config(), &t), &["3 linear layers", "the file 4", "6.weight"]);
-    // Two networks in one file, as a Stable-Baselines3 DQN policy's state dict.
+    // Two networks in one file, named like a Stable-Baselines3 DQN policy's state dict.
     let mut t = Tensors::new();
     for (name, value) in tensors_of("q_f32.safetensors") {
         t.insert(format!("q_net.q_net.{name}"), value.clone());

@@ -50,7 +50,7 @@ impl Mlp {
     /// without parameters take indices but no tensors), a `ModuleList` `0, 1, 2`. So both
     /// `nn.Sequential`'s names and deepq's own `layers.N` names are read. Every layer needs
     /// its weight and its bias (an `nn.Linear(bias=False)` is refused), and every tensor of
-    /// the file must be one of them: a file holding two networks (Stable-Baselines3's
+    /// the file must be one of them: a file holding two networks (two prefixes, such as
     /// `q_net.` and `q_net_target.`), or anything else (a `LayerNorm`'s extra tensors, an
     /// optimizer's), is an error naming the tensor or the prefixes. Save the state dict of the
     /// Q-network alone.
