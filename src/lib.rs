@@ -11,7 +11,9 @@
 //! own environments); [`ReplayBuffer`] (uniform) and [`PrioritizedReplay`] (proportional prioritized
 //! replay on a [`SumTree`]); [`Mlp`], a multilayer perceptron written by hand on ndarray, with
 //! backprop, the masked Bellman losses ([`Loss`]), PyTorch's optimizers ([`Optimizer`]) and, with
-//! the default `safetensors` feature, weights files that PyTorch reads; and [`DqnAgent`], a DQN
+//! the default `safetensors` feature, weights files that PyTorch reads and PyTorch state dicts
+//! both ways ([`Mlp::from_torch_safetensors`], [`Mlp::to_torch_safetensors`]); and
+//! [`DqnAgent`], a DQN
 //! with the usual refinements as options, trained by [`train`] and measured by [`evaluate`].
 //!
 //! Around them, the training library: [`TrainConfig`] (episode and step budgets, the solve

@@ -123,4 +123,45 @@ impl Policy {
     pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
         self.network.save(path)
     }
+
+    /// Reads a network trained in PyTorch, of architecture `config`, from the safetensors file
+    /// of its `state_dict()` (`safetensors.torch.save_file(model.state_dict(), path)`): the
+    /// names, layouts and dtypes of [`Mlp::from_torch_safetensors`].
+    ///
+    /// # Errors
+    /// As [`Mlp::load_torch`].
+    ///
+    /// # Examples
+    /// ```
+    /// use deepq::{Mlp, MlpConfig, Policy};
+    /// use rand::SeedableRng;
+    /// use rand_chacha::ChaCha8Rng;
+    ///
+    /// # fn main() -> deepq::Result<()> {
+    /// let config = MlpConfig::new(4, vec![64, 64], 2);
+    /// let mut rng = ChaCha8Rng::seed_from_u64(0);
+    /// let path = std::env::temp_dir().join(format!("deepq-q-{}.safetensors", std::process::id()));
+    /// Mlp::new(config.clone(), &mut rng)?.save_torch(&path)?; // as PyTorch would write it
+    ///
+    /// let policy = Policy::load_torch(&config, &path)?;
+    /// assert!(policy.act(ndarray::array![0.0f32, 0.1, 0.0, -0.1].view())? < 2);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn load_torch(
+        config: &crate::nn::MlpConfig,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Policy> {
+        Mlp::load_torch(config, path).map(Policy::from)
+    }
+
+    /// Writes the network as an `nn.Sequential` state dict that PyTorch loads
+    /// ([`Mlp::save_torch`]).
+    ///
+    /// # Errors
+    /// As [`Mlp::save_torch`].
+    pub fn save_torch(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        self.network.save_torch(path)
+    }
 }

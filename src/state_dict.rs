@@ -493,7 +493,8 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// A safetensors file from its metadata (written in key order), its tensor descriptors
+/// A safetensors file from its metadata (written in key order; no `__metadata__` entry at all
+/// when it is empty, as `safetensors.torch.save_file` without metadata), its tensor descriptors
 /// `(name, dtype, shape, start, end)` in the order given, and the data they index. Written by
 /// hand rather than with `safetensors::serialize`, which orders the metadata by `HashMap`
 /// iteration: this way the bytes are a function of the contents alone.
@@ -503,19 +504,24 @@ pub(crate) fn safetensors_bytes<'a>(
     tensors: impl Iterator<Item = (&'a str, &'a str, &'a [usize], usize, usize)>,
     data: &[u8],
 ) -> Vec<u8> {
-    let mut header = String::from("{\"__metadata__\":{");
-    for (i, (key, value)) in metadata.iter().enumerate() {
-        if i > 0 {
-            header.push(',');
+    let mut header = String::from("{");
+    if !metadata.is_empty() {
+        header.push_str("\"__metadata__\":{");
+        for (i, (key, value)) in metadata.iter().enumerate() {
+            if i > 0 {
+                header.push(',');
+            }
+            push_json_string(&mut header, key);
+            header.push(':');
+            push_json_string(&mut header, value);
         }
-        push_json_string(&mut header, key);
-        header.push(':');
-        push_json_string(&mut header, value);
+        header.push('}');
     }
-    header.push('}');
     for (name, dtype, shape, start, end) in tensors {
         let shape: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        header.push(',');
+        if header.len() > 1 {
+            header.push(',');
+        }
         push_json_string(&mut header, name);
         header.push_str(&format!(
             ":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{start},{end}]}}",

@@ -1,8 +1,8 @@
-//! Seeded mutation fuzzers of every input deepq parses or validates: weights files, TensorBoard
-//! event files, checkpoints and configs. Each input is a valid one mutated by a seeded RNG (bit
-//! flips, byte overwrites, truncation, insertion and deletion, header lengths); the parser must
-//! answer with `Ok` or `Err`, never a panic, and what it accepts must be sound (finite
-//! parameters, a valid config, events that read back).
+//! Seeded mutation fuzzers of every input deepq parses or validates: weights files (deepq's own
+//! and PyTorch state dicts), TensorBoard event files, checkpoints and configs. Each input is a
+//! valid one mutated by a seeded RNG (bit flips, byte overwrites, truncation, insertion and
+//! deletion, header lengths); the parser must answer with `Ok` or `Err`, never a panic, and what
+//! it accepts must be sound (finite parameters, a valid config, events that read back).
 //!
 //! `.ci/run` runs these with a small budget, in release and once more in a debug build (overflow
 //! checks on). A long run: `DEEPQ_FUZZ_ITERATIONS=200000 cargo test --release --test fuzz --
@@ -109,6 +109,21 @@ fn weights_files() {
     fuzz("weights", |rng| match Mlp::from_safetensors(&mutate(&valid, rng)) {
         Ok(net) => {
             assert!(finite(&net) && net.config().validate().is_ok(), "an accepted file is sound");
+            true
+        }
+        Err(_) => false,
+    });
+}
+
+#[cfg(feature = "safetensors")]
+#[test]
+fn torch_state_dicts() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let config = MlpConfig::new(3, vec![4, 2], 2);
+    let valid = Mlp::new(config.clone(), &mut rng).unwrap().to_torch_safetensors().unwrap();
+    fuzz("torch", |rng| match Mlp::from_torch_safetensors(&config, &mutate(&valid, rng)) {
+        Ok(net) => {
+            assert!(finite(&net) && net.config() == &config, "an accepted file is sound");
             true
         }
         Err(_) => false,

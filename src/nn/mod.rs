@@ -10,6 +10,8 @@ mod optimizer;
 #[cfg(feature = "safetensors")]
 mod state;
 #[cfg(feature = "safetensors")]
+mod torch;
+#[cfg(feature = "safetensors")]
 mod weights;
 
 pub use activation::{Activation, Output};

@@ -6,7 +6,8 @@
 //! (`format = deepq.mlp`, `format_version = 1`, `input_dim`, `hidden` as comma-separated
 //! widths, `output_dim`, `activation`, `output`, `dropout`, `init`, `loss`, `max_grad_norm`,
 //! `optimizer` and `optimizer.*`), so that [`Mlp::load`] rebuilds the network. The optimizer's
-//! running state is not saved: a loaded network starts a fresh optimizer.
+//! running state is not saved: a loaded network starts a fresh optimizer. PyTorch's own state
+//! dicts (no metadata, `nn.Sequential` names) are read and written in `torch.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::state_dict::safetensors_bytes;
 
 /// The format name written in the metadata.
-const FORMAT: &str = "deepq.mlp";
+pub(super) const FORMAT: &str = "deepq.mlp";
 /// The version of the metadata layout.
 const FORMAT_VERSION: &str = "1";
 /// The origin named in errors about an in-memory buffer.
@@ -34,15 +35,26 @@ impl Mlp {
     /// None today; the `Result` leaves room for formats that can fail.
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
         let metadata: BTreeMap<String, String> = metadata(self.config()).into_iter().collect();
+        Ok(self.f32_safetensors(&metadata, |l| format!("layers.{l}")))
+    }
+
+    /// The parameters as a safetensors file of `F32` tensors `{module(l)}.weight` `[out, in]`
+    /// and `{module(l)}.bias` `[out]`, layer by layer, with `metadata` in the header.
+    pub(super) fn f32_safetensors(
+        &self,
+        metadata: &BTreeMap<String, String>,
+        module: impl Fn(usize) -> String,
+    ) -> Vec<u8> {
         let mut data: Vec<u8> = Vec::with_capacity(4 * self.num_parameters());
         let mut tensors = Vec::with_capacity(2 * self.num_layers());
         for l in 0..self.num_layers() {
             let (w, b) = self.layer(l).expect("l < num_layers");
+            let module = module(l);
             for (name, view) in [("weight", w.into_dyn()), ("bias", b.into_dyn())] {
                 let start = data.len();
                 data.extend(view.iter().flat_map(|v| v.to_le_bytes()));
                 tensors.push((
-                    format!("layers.{l}.{name}"),
+                    format!("{module}.{name}"),
                     view.shape().to_vec(),
                     start,
                     data.len(),
@@ -51,7 +63,7 @@ impl Mlp {
         }
         let descriptors =
             tensors.iter().map(|(n, shape, a, b)| (n.as_str(), "F32", &shape[..], *a, *b));
-        Ok(safetensors_bytes(&metadata, descriptors, &data))
+        safetensors_bytes(metadata, descriptors, &data)
     }
 
     /// Rebuilds a network from a safetensors file in memory, as written by
@@ -71,7 +83,8 @@ impl Mlp {
     /// Tensors are named and shaped as PyTorch's `nn.Linear` layers in a `layers` list:
     /// `layers.N.weight` `[out, in]` and `layers.N.bias` `[out]`, `F32`. The architecture and
     /// training settings are in the header's metadata, so [`load`](Mlp::load) rebuilds the
-    /// network. The optimizer state is not saved.
+    /// network. The optimizer state is not saved. An `nn.Sequential` names its layers `0`,
+    /// `2`, ...: [`save_torch`](Mlp::save_torch) writes a file its `load_state_dict` accepts.
     ///
     /// The file is first written to a temporary file beside `path`, synced and then renamed over
     /// `path`, so an interrupted save never destroys a previous file.
