@@ -25,11 +25,15 @@
 //!     [--only step,update,solve,sb3]
 //! ```
 
+#[path = "common/json_line.rs"]
+mod json_line;
+
 use std::error::Error;
 use std::hint::black_box;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+use clap::{Parser, ValueEnum};
 use deepq::{
     Agent, CartPole, DqnAgent, DqnConfig, Env, Exploration, Loss, Memory, Mlp, MlpConfig,
     Optimizer, QNetwork, ReplayBuffer, ReplayConfig, TargetUpdate, TrainConfig, TrainFrequency,
@@ -40,9 +44,11 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::Uniform;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 
 #[path = "../benches/common/physics_floor.rs"]
 mod physics_floor;
+use json_line::{json_line, rounded};
 use physics_floor::PhysicsFloor;
 
 /// Environment steps timed per repeat of the step benchmarks.
@@ -61,53 +67,96 @@ const SB3_STEPS: usize = 50_000;
 /// Greedy episodes of the final evaluation.
 const EVAL_EPISODES: usize = 100;
 
-struct Args {
-    repeats: usize,
-    solve_seeds: u64,
-    sb3_seeds: u64,
-    only: Vec<String>,
+/// `--only`: a part of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    /// `cartpole_v1_step` and `cartpole_physics_floor`.
+    Step,
+    /// `dqn_update/...` and `forward_one/...`.
+    Update,
+    /// `solve_v0`, one line per seed.
+    Solve,
+    /// `sb3_zoo_v1_50k`, one line per seed.
+    Sb3,
 }
 
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args { repeats: 7, solve_seeds: 10, sb3_seeds: 3, only: Vec::new() };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--repeats" => args.repeats = value("--repeats")?.parse()?,
-            "--solve-seeds" => args.solve_seeds = value("--solve-seeds")?.parse()?,
-            "--sb3-seeds" => args.sb3_seeds = value("--sb3-seeds")?.parse()?,
-            "--only" => args.only = value("--only")?.split(',').map(str::to_string).collect(),
-            "-h" | "--help" => {
-                println!(
-                    "usage: bench_report [--repeats N] [--solve-seeds N] [--sb3-seeds N] \
-                     [--only step,update,solve,sb3]"
-                );
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown flag {other:?} (try --help)").into()),
-        }
-    }
-    if args.repeats == 0 {
-        return Err("--repeats must be at least 1".into());
-    }
-    Ok(args)
+/// Times deepq's side of benchmarks/compare.sh and prints one JSON object per line.
+#[derive(Debug, Parser)]
+#[command(name = "bench_report")]
+struct Args {
+    /// Timed repeats of each micro-benchmark (after one warm-up).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..))]
+    repeats: u64,
+    /// Seeds of the time-to-solve runs (0 to N-1).
+    #[arg(long = "solve-seeds", value_name = "N", default_value_t = 10)]
+    solve_seeds: u64,
+    /// Seeds of the Stable-Baselines3-configured runs (0 to N-1).
+    #[arg(long = "sb3-seeds", value_name = "N", default_value_t = 3)]
+    sb3_seeds: u64,
+    /// Only these parts, comma-separated [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+}
+
+/// A timed micro-benchmark's JSON line.
+#[derive(Debug, Serialize)]
+struct TimedLine<'a> {
+    work: &'a str,
+    unit: &'a str,
+    median: f64,
+    min: f64,
+    max: f64,
+    repeats: usize,
+}
+
+/// A time-to-solve run's JSON line.
+#[derive(Debug, Serialize)]
+struct SolveLine {
+    work: &'static str,
+    seed: u64,
+    solved: bool,
+    solved_at_episode: Option<usize>,
+    episodes: usize,
+    env_steps: usize,
+    wall_seconds: f64,
+}
+
+/// A Stable-Baselines3-configured run's JSON line.
+#[derive(Debug, Serialize)]
+struct Sb3Line {
+    work: &'static str,
+    seed: u64,
+    env_steps: usize,
+    episodes: usize,
+    gradient_steps: usize,
+    wall_seconds: f64,
+    eval_mean: f32,
+    eval_episodes: usize,
 }
 
 /// Runs `f` (which returns the time of one unit of work, in the unit wanted) `repeats` times
 /// after one warm-up call, and prints the median, min and max as a JSON line.
-fn report(work: &str, unit: &str, repeats: usize, mut f: impl FnMut() -> f64) {
+fn report(
+    work: &str,
+    unit: &str,
+    repeats: usize,
+    mut f: impl FnMut() -> f64,
+) -> Result<(), Box<dyn Error>> {
     f();
     let mut times: Vec<f64> = (0..repeats).map(|_| f()).collect();
     times.sort_by(f64::total_cmp);
     let n = times.len();
     let median = if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2.0 };
-    println!(
-        "{{\"work\": \"{work}\", \"unit\": \"{unit}\", \"median\": {median:.6}, \"min\": {:.6}, \
-         \"max\": {:.6}, \"repeats\": {repeats}}}",
-        times[0],
-        times[n - 1]
-    );
+    let line = TimedLine {
+        work,
+        unit,
+        median: rounded(median, 6),
+        min: rounded(times[0], 6),
+        max: rounded(times[n - 1], 6),
+        repeats,
+    };
+    println!("{}", json_line(&line)?);
+    Ok(())
 }
 
 fn bench_step(repeats: usize) -> Result<(), Box<dyn Error>> {
@@ -128,7 +177,7 @@ fn bench_step(repeats: usize) -> Result<(), Box<dyn Error>> {
             black_box(step.observation);
         }
         start.elapsed().as_nanos() as f64 / STEPS_PER_REPEAT as f64
-    });
+    })?;
 
     let mut floor = PhysicsFloor::v1(&mut rng);
     report("cartpole_physics_floor", "ns", repeats, || {
@@ -138,7 +187,7 @@ fn bench_step(repeats: usize) -> Result<(), Box<dyn Error>> {
             black_box(floor.step(black_box(actions[i]), &mut rng));
         }
         start.elapsed().as_nanos() as f64 / STEPS_PER_REPEAT as f64
-    });
+    })?;
     Ok(())
 }
 
@@ -175,7 +224,7 @@ fn bench_update(repeats: usize) -> Result<(), Box<dyn Error>> {
                 black_box(stats.loss);
             }
             start.elapsed().as_nanos() as f64 / 1e3 / updates as f64
-        });
+        })?;
 
         let state = Array1::random_using(input, Uniform::new(-1.0f32, 1.0)?, &mut rng);
         let mut out = vec![0.0; output];
@@ -187,7 +236,7 @@ fn bench_update(repeats: usize) -> Result<(), Box<dyn Error>> {
                 black_box(out[0]);
             }
             start.elapsed().as_nanos() as f64 / FORWARDS_PER_REPEAT as f64
-        });
+        })?;
     }
     Ok(())
 }
@@ -206,14 +255,16 @@ fn bench_solve(seeds: u64) -> Result<(), Box<dyn Error>> {
             ControlFlow::Continue(())
         })?;
         let wall = start.elapsed().as_secs_f64();
-        println!(
-            "{{\"work\": \"solve_v0\", \"seed\": {seed}, \"solved\": {}, \"solved_at_episode\": {}, \
-             \"episodes\": {}, \"env_steps\": {}, \"wall_seconds\": {wall:.4}}}",
-            report.solved(),
-            report.solved_at.map_or("null".to_string(), |e| e.to_string()),
-            report.episodes(),
-            report.env_steps,
-        );
+        let line = SolveLine {
+            work: "solve_v0",
+            seed,
+            solved: report.solved(),
+            solved_at_episode: report.solved_at,
+            episodes: report.episodes(),
+            env_steps: report.env_steps,
+            wall_seconds: rounded(wall, 4),
+        };
+        println!("{}", json_line(&line)?);
     }
     Ok(())
 }
@@ -314,30 +365,35 @@ fn bench_sb3(seeds: u64) -> Result<(), Box<dyn Error>> {
         }
         let wall = start.elapsed().as_secs_f64();
         let eval = evaluate(&mut agent, &mut env, EVAL_EPISODES, &mut rng)?;
-        println!(
-            "{{\"work\": \"sb3_zoo_v1_50k\", \"seed\": {seed}, \"env_steps\": {SB3_STEPS}, \
-             \"episodes\": {episodes}, \"gradient_steps\": {}, \"wall_seconds\": {wall:.4}, \
-             \"eval_mean\": {}, \"eval_episodes\": {EVAL_EPISODES}}}",
-            agent.gradient_steps(),
-            eval.mean
-        );
+        let line = Sb3Line {
+            work: "sb3_zoo_v1_50k",
+            seed,
+            env_steps: SB3_STEPS,
+            episodes,
+            gradient_steps: agent.gradient_steps(),
+            wall_seconds: rounded(wall, 4),
+            eval_mean: eval.mean,
+            eval_episodes: EVAL_EPISODES,
+        };
+        println!("{}", json_line(&line)?);
     }
     Ok(())
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
-    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
-    if wanted("step") {
-        bench_step(args.repeats)?;
+    let args = Args::parse();
+    let wanted = |part: Part| args.only.is_empty() || args.only.contains(&part);
+    let repeats = args.repeats as usize;
+    if wanted(Part::Step) {
+        bench_step(repeats)?;
     }
-    if wanted("update") {
-        bench_update(args.repeats)?;
+    if wanted(Part::Update) {
+        bench_update(repeats)?;
     }
-    if wanted("solve") {
+    if wanted(Part::Solve) {
         bench_solve(args.solve_seeds)?;
     }
-    if wanted("sb3") {
+    if wanted(Part::Sb3) {
         bench_sb3(args.sb3_seeds)?;
     }
     Ok(())

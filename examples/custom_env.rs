@@ -15,6 +15,7 @@
 
 use std::error::Error as StdError;
 
+use clap::Parser;
 use deepq::{CheckConfig, Env, Error, Result, Step, TimeLimit, check_env};
 use ndarray::{Array1, array};
 use rand::{Rng, RngCore, SeedableRng};
@@ -28,6 +29,12 @@ const SLIP: f64 = 0.2;
 const TIME_LIMIT: usize = 100;
 /// Seed of the whole example.
 const SEED: u64 = 0;
+
+/// Implements deepq's Env for a slippery corridor of its own, wraps it in a TimeLimit, checks it
+/// with check_env and plays it with random actions. No flags but --help.
+#[derive(Debug, Parser)]
+#[command(name = "custom_env")]
+struct Args {}
 
 /// Step 1: the state. Keep everything the episode needs, including an RNG for randomness inside
 /// `step` (seeded from the RNG handed to `reset`, so that a seed fixes the whole episode) and
@@ -114,6 +121,7 @@ impl Env for SlipperyCorridor {
 /// the exit really is terminal. A random walk finds the exit eventually, but a learner's early,
 /// poor policy may not; the limit bounds every episode (and [`check_env`] needs episodes to end).
 fn main() -> std::result::Result<(), Box<dyn StdError>> {
+    Args::parse();
     let mut env = TimeLimit::new(SlipperyCorridor::new(), TIME_LIMIT)?;
 
     // Step 8: let the checker verify the contract (lengths, finite values, determinism under a

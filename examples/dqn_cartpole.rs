@@ -24,11 +24,19 @@
 //! discounted_return, max_q, wall_seconds` (the last three from the evaluation's value
 //! diagnostics, `deepq::ValueStats`).
 
+#[path = "common/json_line.rs"]
+mod json_line;
+
 use std::error::Error;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::time::Instant;
 
+use clap::{Parser, ValueEnum};
 use deepq::{CartPole, DqnConfig, Env, TrainConfig, Trainer};
+use serde::Serialize;
+
+use json_line::{json_line, rounded};
 
 /// Greedy evaluation episodes after training.
 const EVAL_EPISODES: usize = 100;
@@ -37,59 +45,70 @@ const PRINT_EVERY: usize = 10;
 /// Where the trained network is written.
 const WEIGHTS: &str = "dqn_cartpole.safetensors";
 
-const USAGE: &str = "usage: dqn_cartpole [--seed N] [--env v0|v1] [--episodes N] \
-                     [--max-env-steps N] [--resume CHECKPOINT] [--checkpoint PATH] [--json]";
+/// `--env`: which CartPole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Version {
+    /// CartPole-v0: 200 steps per episode, solved at a 100-episode mean of 195.
+    V0,
+    /// CartPole-v1: 500 steps per episode, solved at 475.
+    V1,
+}
 
+impl Version {
+    fn name(self) -> &'static str {
+        match self {
+            Version::V0 => "v0",
+            Version::V1 => "v1",
+        }
+    }
+}
+
+/// Trains deepq's default DQN on CartPole until it is solved, evaluates it greedily and saves the
+/// weights to dqn_cartpole.safetensors.
+#[derive(Debug, Parser)]
+#[command(name = "dqn_cartpole")]
 struct Args {
+    /// Seed of the run (a resumed run keeps its checkpoint's).
+    #[arg(long, default_value_t = 0)]
     seed: u64,
-    env: String,
+    /// The CartPole version.
+    #[arg(long, value_enum, default_value = "v0")]
+    env: Version,
+    /// Episode budget [default: 300 for v0, 1000 for v1; none with --max-env-steps alone].
+    #[arg(long, value_name = "N")]
     episodes: Option<usize>,
+    /// Environment-step budget (the last episode may be cut); with --episodes as well,
+    /// whichever is spent first.
+    #[arg(long = "max-env-steps", value_name = "N")]
     max_env_steps: Option<usize>,
-    resume: Option<String>,
-    checkpoint: Option<String>,
+    /// Continue the run saved in this checkpoint, with the flags' budget if given (budgets count
+    /// over the whole run), else the checkpoint's.
+    #[arg(long, value_name = "CHECKPOINT")]
+    resume: Option<PathBuf>,
+    /// Save the whole run (networks, optimizer, replay memory, counters, RNGs) here at the end.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
+    /// Print the results as one JSON object on the last line.
+    #[arg(long)]
     json: bool,
 }
 
-fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut args = Args {
-        seed: 0,
-        env: "v0".into(),
-        episodes: None,
-        max_env_steps: None,
-        resume: None,
-        checkpoint: None,
-        json: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--seed" => args.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--env" => args.env = value("--env")?,
-            "--episodes" => {
-                let n = value("--episodes")?.parse().map_err(|e| format!("--episodes: {e}"))?;
-                args.episodes = Some(n);
-            }
-            "--max-env-steps" => {
-                let n = value("--max-env-steps")?
-                    .parse()
-                    .map_err(|e| format!("--max-env-steps: {e}"))?;
-                args.max_env_steps = Some(n);
-            }
-            "--resume" => args.resume = Some(value("--resume")?),
-            "--checkpoint" => args.checkpoint = Some(value("--checkpoint")?),
-            "--json" => args.json = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown flag {other:?} (try --help)").into()),
-        }
-    }
-    if args.env != "v0" && args.env != "v1" {
-        return Err(format!("--env must be v0 or v1, not {:?}", args.env).into());
-    }
-    Ok(args)
+/// The `--json` line.
+#[derive(Debug, Serialize)]
+struct ResultLine {
+    seed: u64,
+    env: String,
+    solved: bool,
+    solved_at_episode: Option<usize>,
+    episodes: usize,
+    env_steps: usize,
+    eval_mean: f32,
+    eval_median: f32,
+    eval_sd: f32,
+    q_start: Option<f32>,
+    discounted_return: Option<f32>,
+    max_q: Option<f32>,
+    wall_seconds: f64,
 }
 
 /// The training budget the flags ask for: `--max-env-steps` alone is a step budget,
@@ -105,11 +124,10 @@ fn budget(args: &Args, default_episodes: usize, threshold: f32) -> TrainConfig {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let args = parse_args()?;
-    let (mut env, mut eval_env, default_episodes) = if args.env == "v0" {
-        (CartPole::v0(), CartPole::v0(), 300)
-    } else {
-        (CartPole::v1(), CartPole::v1(), 1000)
+    let args = Args::parse();
+    let (mut env, mut eval_env, default_episodes) = match args.env {
+        Version::V0 => (CartPole::v0(), CartPole::v0(), 300),
+        Version::V1 => (CartPole::v1(), CartPole::v1(), 1000),
     };
     let train_config = budget(&args, default_episodes, env.reward_threshold());
     let mut trainer = match &args.resume {
@@ -122,7 +140,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             }
             let done = trainer.report();
             println!(
-                "resumed from {path}: {} episodes and {} env steps done (seed {})",
+                "resumed from {}: {} episodes and {} env steps done (seed {})",
+                path.display(),
                 done.episodes(),
                 done.env_steps,
                 trainer.agent().config().seed
@@ -137,7 +156,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let seed = trainer.agent().config().seed;
     println!(
         "DQN on CartPole-{} (seed {seed}): budget {}, solved at a 100-episode mean of {}",
-        args.env,
+        args.env.name(),
         match (trainer.config().episodes, trainer.config().max_env_steps) {
             (Some(e), Some(s)) => format!("{e} episodes or {s} env steps"),
             (Some(e), None) => format!("{e} episodes"),
@@ -195,26 +214,25 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("weights saved to {WEIGHTS} (load them with deepq::Policy::load)");
     if let Some(path) = &args.checkpoint {
         trainer.save(path)?;
-        println!("checkpoint saved to {path} (continue with --resume {path})");
+        println!("checkpoint saved to {0} (continue with --resume {0})", path.display());
     }
     if args.json {
-        println!(
-            "{{\"seed\": {seed}, \"env\": \"CartPole-{}\", \"solved\": {}, \"solved_at_episode\": {}, \
-             \"episodes\": {}, \"env_steps\": {}, \"eval_mean\": {}, \"eval_median\": {}, \
-             \"eval_sd\": {}, \"q_start\": {}, \"discounted_return\": {}, \"max_q\": {}, \
-             \"wall_seconds\": {wall:.4}}}",
-            args.env,
-            report.solved(),
-            report.solved_at.map_or("null".to_string(), |e| e.to_string()),
-            report.episodes(),
-            report.env_steps,
-            eval.mean,
-            eval.median,
-            eval.sd,
-            eval.values.map_or("null".into(), |v| v.mean_start_value.to_string()),
-            eval.values.map_or("null".into(), |v| v.mean_discounted_return.to_string()),
-            eval.values.map_or("null".into(), |v| v.max_value.to_string()),
-        );
+        let line = ResultLine {
+            seed,
+            env: format!("CartPole-{}", args.env.name()),
+            solved: report.solved(),
+            solved_at_episode: report.solved_at,
+            episodes: report.episodes(),
+            env_steps: report.env_steps,
+            eval_mean: eval.mean,
+            eval_median: eval.median,
+            eval_sd: eval.sd,
+            q_start: eval.values.map(|v| v.mean_start_value),
+            discounted_return: eval.values.map(|v| v.mean_discounted_return),
+            max_q: eval.values.map(|v| v.max_value),
+            wall_seconds: rounded(wall, 4),
+        };
+        println!("{}", json_line(&line)?);
     }
     Ok(())
 }

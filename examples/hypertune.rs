@@ -16,7 +16,7 @@
 //! (from 0) trains with seed `--seed + i`, so every trial is deterministic and can be replayed
 //! alone with the `trainer` command printed in the results. Each trial writes a full trainer
 //! job directory `trial-NN` under `--out` (default `runs/hypertune`; `--light` leaves out the
-//! GIF and the plot); `tensorboard --logdir runs/hypertune` shows all of them.
+//! GIF and the plots); `tensorboard --logdir runs/hypertune` shows all of them.
 //!
 //! ```text
 //! cargo run --release --example hypertune -- [--trials 15] [--search random|grid] [--jobs N]
@@ -24,7 +24,8 @@
 //!     [--eval_rate 10] [--out runs/hypertune] [--light]
 //! ```
 //!
-//! Expected output: a line as each trial finishes, then the trials ranked by
+//! Expected output: a line as each trial finishes (on a terminal, a progress bar over the trials
+//! instead, showing the latest line), then the trials ranked by
 //! `final_episode_reward` (the mean of 10 greedy episodes after training; ties broken by
 //! `episode_reward`, the last periodic evaluation), and the wall time. `results.json` and
 //! `results.csv` in `--out` hold each trial's flags, seed, rewards and job directory. 15 trials
@@ -32,8 +33,14 @@
 
 #[path = "trainer/args.rs"]
 mod args;
+#[path = "common/atomic_write.rs"]
+mod atomic_write;
 #[path = "trainer/job.rs"]
 mod job;
+#[path = "common/plot.rs"]
+mod plot;
+#[path = "common/progress.rs"]
+mod progress;
 #[path = "trainer/vertex.rs"]
 mod vertex;
 
@@ -51,6 +58,7 @@ use serde_json::json;
 
 use args::{Game, Preset, TrainerArgs};
 use job::{JobResult, Outputs, decimal};
+use progress::Progress;
 
 /// The notebook's batch sizes.
 const BATCH_SIZES: [usize; 6] = [4, 16, 32, 64, 128, 256];
@@ -107,7 +115,7 @@ struct HypertuneArgs {
     /// Replace the trials of a previous search in --out (passed to every trial's trainer).
     #[arg(long)]
     overwrite: bool,
-    /// Leave out each trial's GIF and learning-curve plot.
+    /// Leave out each trial's GIF and learning-curve plots (SVG and PNG).
     #[arg(long)]
     light: bool,
 }
@@ -195,6 +203,7 @@ fn trial_args(h: &HypertuneArgs, i: usize, p: &Point) -> TrainerArgs {
         overwrite: h.overwrite,
         dirs: None,
         hypertune: None,
+        progress_bar: false,
     }
 }
 
@@ -258,6 +267,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
     let start = Instant::now();
     let total = points.len();
+    let progress = Progress::for_stdout(total as u64, "trials");
+    let finished = std::sync::atomic::AtomicU64::new(0);
     let mut trials: Vec<Trial> = pool.install(|| {
         points
             .par_iter()
@@ -268,20 +279,26 @@ fn main() -> Result<(), Box<dyn Error>> {
                     job::run(&args, &config, outputs, &mut std::io::sink())
                         .map_err(|e| e.to_string())
                 });
-                match &result {
-                    Ok(r) => println!(
+                let line = match &result {
+                    Ok(r) => format!(
                         "trial {index:2} done in {:5.1} s: final_episode_reward {:.1}, \
                          episode_reward {}",
                         r.wall_seconds,
                         r.final_eval.mean,
                         r.episode_reward.map_or("-".into(), |v| v.to_string())
                     ),
-                    Err(e) => println!("trial {index:2} failed: {e}"),
-                }
+                    Err(e) => format!("trial {index:2} failed: {e}"),
+                };
+                let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress.set_position(done);
+                // A trial's line is progress; one that cannot be written is no reason to lose
+                // the search.
+                let _ = progress.line(&mut std::io::stdout(), &line);
                 Trial { index, args, result }
             })
             .collect()
     });
+    progress.finish();
     let wall = start.elapsed().as_secs_f64();
     trials.sort_by(|a, b| b.key().partial_cmp(&a.key()).unwrap_or(std::cmp::Ordering::Equal));
 

@@ -22,108 +22,199 @@
 //! ```
 //! The JSON line has the keys `task, seed, solved_at, episodes, env_steps, train_seconds, eval`
 //! and, for CartPole-v0, `continued` (`episodes, env_steps, train_seconds, eval`); each `eval` is
-//! `{mean, min, q_start, discounted_return, max_q}`. `train_seconds` is the wall time of
-//! training alone.
+//! `{mean, min, q_start, discounted_return, max_q}` (a value that is not finite is `null`).
+//! `train_seconds` is the wall time of training alone. On a terminal a progress bar shows the
+//! run as it goes; otherwise (`benchmarks/suite.sh`, a pipe) the JSON line is the whole output.
+
+#[path = "common/json_line.rs"]
+mod json_line;
+#[path = "common/progress.rs"]
+mod progress;
 
 use std::error::Error;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+use clap::{Parser, ValueEnum};
 use deepq::{
-    Acrobot, CartPole, DqnConfig, Env, EvalStats, MountainCar, TrainConfig, TrainReport, Trainer,
+    Acrobot, CartPole, DqnConfig, Env, EpisodeStats, EvalStats, MountainCar, TrainConfig,
+    TrainReport, Trainer,
 };
+use serde::Serialize;
 
-const USAGE: &str =
-    "usage: task_suite --task CartPole-v0|CartPole-v1|Acrobot-v1|MountainCar-v0 [--seed N]";
+use json_line::{json_line, rounded};
+use progress::Progress;
+
 const EVAL_EPISODES: usize = 100;
+/// CartPole-v0's episodes when it is trained on after solving.
+const CONTINUED_EPISODES: usize = 600;
 
-fn env_for(task: &str) -> Option<Box<dyn Env>> {
-    Some(match task {
-        "CartPole-v0" => Box::new(CartPole::v0()),
-        "CartPole-v1" => Box::new(CartPole::v1()),
-        "Acrobot-v1" => Box::new(Acrobot::v1()),
-        "MountainCar-v0" => Box::new(MountainCar::v0()),
-        _ => return None,
-    })
+/// `--task`: a built-in task, by its Gymnasium id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Task {
+    /// Until solved (>= 195) within 300 episodes, then trained on to 600.
+    #[value(name = "CartPole-v0")]
+    CartPoleV0,
+    /// Until solved (>= 475) within 1,000 episodes.
+    #[value(name = "CartPole-v1")]
+    CartPoleV1,
+    /// 100,000 environment steps.
+    #[value(name = "Acrobot-v1")]
+    AcrobotV1,
+    /// 120,000 environment steps.
+    #[value(name = "MountainCar-v0")]
+    MountainCarV0,
 }
 
-fn num(x: f32) -> String {
-    if x.is_finite() { format!("{x}") } else { "null".into() }
+impl Task {
+    fn id(self) -> &'static str {
+        match self {
+            Task::CartPoleV0 => "CartPole-v0",
+            Task::CartPoleV1 => "CartPole-v1",
+            Task::AcrobotV1 => "Acrobot-v1",
+            Task::MountainCarV0 => "MountainCar-v0",
+        }
+    }
+
+    fn make(self) -> Box<dyn Env> {
+        match self {
+            Task::CartPoleV0 => Box::new(CartPole::v0()),
+            Task::CartPoleV1 => Box::new(CartPole::v1()),
+            Task::AcrobotV1 => Box::new(Acrobot::v1()),
+            Task::MountainCarV0 => Box::new(MountainCar::v0()),
+        }
+    }
+
+    /// The suite's budget for the task.
+    fn train_config(self) -> TrainConfig {
+        match self {
+            Task::CartPoleV0 => TrainConfig::default()
+                .with_episodes(300)
+                .with_reward_threshold(CartPole::v0().reward_threshold()),
+            Task::CartPoleV1 => TrainConfig::default()
+                .with_episodes(1000)
+                .with_reward_threshold(CartPole::v1().reward_threshold()),
+            Task::AcrobotV1 => TrainConfig::default().with_max_env_steps(100_000),
+            Task::MountainCarV0 => TrainConfig::default().with_max_env_steps(120_000),
+        }
+        .with_stop_when_solved(matches!(self, Task::CartPoleV0 | Task::CartPoleV1))
+    }
 }
 
-fn eval_json(e: &EvalStats) -> String {
-    let v = e.values.expect("a DqnAgent reports values");
-    format!(
-        r#"{{"mean": {}, "min": {}, "q_start": {}, "discounted_return": {}, "max_q": {}}}"#,
-        num(e.mean),
-        num(e.min),
-        num(v.mean_start_value),
-        num(v.mean_discounted_return),
-        num(v.max_value)
-    )
+/// Trains DqnConfig::for_task(TASK) on one built-in task with the learning suite's protocol and
+/// prints one JSON line.
+#[derive(Debug, Parser)]
+#[command(name = "task_suite")]
+struct Args {
+    /// The task.
+    #[arg(long, value_enum)]
+    task: Task,
+    /// Seed of the run.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// A greedy evaluation in the JSON line; non-finite values are `null`.
+#[derive(Debug, Serialize)]
+struct EvalLine {
+    mean: f32,
+    min: f32,
+    q_start: f32,
+    discounted_return: f32,
+    max_q: f32,
+}
+
+impl EvalLine {
+    fn new(e: &EvalStats) -> Result<Self, Box<dyn Error>> {
+        let v = e.values.ok_or("the evaluation reported no value diagnostics")?;
+        Ok(Self {
+            mean: e.mean,
+            min: e.min,
+            q_start: v.mean_start_value,
+            discounted_return: v.mean_discounted_return,
+            max_q: v.max_value,
+        })
+    }
+}
+
+/// CartPole-v0's training on to 600 episodes, in the JSON line.
+#[derive(Debug, Serialize)]
+struct ContinuedLine {
+    episodes: usize,
+    env_steps: usize,
+    train_seconds: f64,
+    eval: EvalLine,
+}
+
+/// The JSON line.
+#[derive(Debug, Serialize)]
+struct SuiteLine {
+    task: &'static str,
+    seed: u64,
+    solved_at: Option<usize>,
+    episodes: usize,
+    env_steps: usize,
+    train_seconds: f64,
+    eval: EvalLine,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continued: Option<ContinuedLine>,
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let (mut task, mut seed) = (None, 0u64);
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--task" => task = Some(args.next().ok_or("--task needs a value")?),
-            "--seed" => seed = args.next().ok_or("--seed needs a value")?.parse()?,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other => {
-                eprintln!("unknown flag {other}\n{USAGE}");
-                std::process::exit(2);
-            }
-        }
-    }
-    let task = task.ok_or(USAGE)?;
-    let (Some(mut env), Some(mut eval_env)) = (env_for(&task), env_for(&task)) else {
-        eprintln!("unknown task {task}\n{USAGE}");
-        std::process::exit(2);
-    };
-    let dqn = DqnConfig::for_task(&task).with_seed(seed);
-    let train = match task.as_str() {
-        "CartPole-v0" => TrainConfig::default()
-            .with_episodes(300)
-            .with_reward_threshold(CartPole::v0().reward_threshold()),
-        "CartPole-v1" => TrainConfig::default()
-            .with_episodes(1000)
-            .with_reward_threshold(CartPole::v1().reward_threshold()),
-        "Acrobot-v1" => TrainConfig::default().with_max_env_steps(100_000),
-        _ => TrainConfig::default().with_max_env_steps(120_000),
-    }
-    .with_stop_when_solved(task.starts_with("CartPole"));
+    let args = Args::parse();
+    let task = args.task;
+    let (mut env, mut eval_env) = (task.make(), task.make());
+    let dqn = DqnConfig::for_task(task.id()).with_seed(args.seed);
+    let train = task.train_config();
     let mut trainer = Trainer::new(dqn, train.clone(), env.observation_dim(), env.num_actions())?;
-    let mut quiet = |_: &deepq::EpisodeStats| ControlFlow::Continue(());
+    // A bar on a terminal (over episodes, or environment steps for a step budget); nothing
+    // otherwise: the output is the one JSON line.
+    let (total, by_steps) = match (train.max_env_steps, train.episodes) {
+        (Some(steps), _) => (steps, true),
+        (None, _) if task == Task::CartPoleV0 => (CONTINUED_EPISODES, false),
+        (None, episodes) => (episodes.unwrap_or(0), false),
+    };
+    let unit = if by_steps { "env steps" } else { "episodes" };
+    let progress = Progress::for_stdout(total as u64, unit);
+    let mut observer = |s: &EpisodeStats| {
+        progress.set_position(if by_steps { s.env_steps } else { s.episode } as u64);
+        progress.set_message(&format!(
+            "{} seed {}: episode {}, mean(100) {:.1}",
+            task.id(),
+            args.seed,
+            s.episode,
+            s.trailing_mean
+        ));
+        ControlFlow::Continue(())
+    };
     let start = Instant::now();
-    let report: TrainReport = trainer.train(env.as_mut(), None, &mut quiet)?;
+    let report: TrainReport = trainer.train(env.as_mut(), None, &mut observer)?;
     let train_seconds = start.elapsed().as_secs_f64();
     let eval = trainer.evaluate(eval_env.as_mut(), EVAL_EPISODES)?;
-    let solved_at = report.solved_at.map_or("null".into(), |e| e.to_string());
-    let mut line = format!(
-        r#"{{"task": "{task}", "seed": {seed}, "solved_at": {solved_at}, "episodes": {}, "env_steps": {}, "train_seconds": {train_seconds:.3}, "eval": {}"#,
-        report.episodes(),
-        report.env_steps,
-        eval_json(&eval)
-    );
-    if task == "CartPole-v0" {
-        trainer.set_config(train.with_episodes(600).with_stop_when_solved(false))?;
+    let mut line = SuiteLine {
+        task: task.id(),
+        seed: args.seed,
+        solved_at: report.solved_at,
+        episodes: report.episodes(),
+        env_steps: report.env_steps,
+        train_seconds: rounded(train_seconds, 3),
+        eval: EvalLine::new(&eval)?,
+        continued: None,
+    };
+    if task == Task::CartPoleV0 {
+        trainer.set_config(train.with_episodes(CONTINUED_EPISODES).with_stop_when_solved(false))?;
         let start = Instant::now();
-        let more = trainer.train(env.as_mut(), None, &mut quiet)?;
+        let more = trainer.train(env.as_mut(), None, &mut observer)?;
         let seconds = start.elapsed().as_secs_f64();
         let eval = trainer.evaluate(eval_env.as_mut(), EVAL_EPISODES)?;
-        line.push_str(&format!(
-            r#", "continued": {{"episodes": {}, "env_steps": {}, "train_seconds": {seconds:.3}, "eval": {}}}"#,
-            more.episodes(),
-            more.env_steps,
-            eval_json(&eval)
-        ));
+        line.continued = Some(ContinuedLine {
+            episodes: more.episodes(),
+            env_steps: more.env_steps,
+            train_seconds: rounded(seconds, 3),
+            eval: EvalLine::new(&eval)?,
+        });
     }
-    line.push('}');
-    println!("{line}");
+    progress.finish();
+    println!("{}", json_line(&line)?);
     Ok(())
 }

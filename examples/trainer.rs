@@ -8,7 +8,7 @@
 //! | `events.out.tfevents.*` | TensorBoard scalars, step = episode: Stable-Baselines3's tags as `deepq::TensorBoardLogger` writes them (`rollout/ep_rew_mean` and `rollout/ep_len_mean` over the last 100 episodes, `rollout/exploration_rate`, `train/loss`, `train/mean_q`, `train/learning_rate`, `train/n_updates`, `time/fps`, `eval/mean_reward`, `eval/mean_ep_length`, and the value diagnostics `eval/mean_start_value`, `eval/mean_discounted_return`, `eval/max_value`), plus `episode_reward` (each evaluation) and `eval/final_mean_reward` |
 //! | `model.safetensors` | the trained Q-network (`deepq::Mlp::load`, or PyTorch's safetensors) |
 //! | `recording.gif` | one greedy episode of the trained agent, drawn as Gymnasium draws the game (CartPole and MountainCar 600x400, Acrobot 500x500) at Gymnasium's frame rate (50, 30 and 15 fps) |
-//! | `learning_curve.svg` | returns, their trailing mean, the evaluations |
+//! | `learning_curve.svg`, `learning_curve.png` | the learning curve (plotters): every episode's return, their trailing 100-episode mean, the greedy evaluations and the solve threshold, over the episodes |
 //! | `metrics.csv` | one row per episode: episode, return, length, epsilon, loss, trailing_mean, env_steps, eval, ep_len_mean, mean_q, learning_rate, n_updates, eval_length |
 //! | `config.json` | the flags and the resolved `DqnConfig` (as the `serde` feature writes it; `--config` reads the file back) |
 //! | `checkpoint-<episode>.ckpt` | the whole run (`deepq::Trainer`'s checkpoint plus where the other files stood), every `--checkpoint_every` episodes; the newest two are kept |
@@ -47,7 +47,8 @@
 //! Every episode is played (no early stop when solved, as the tutorial). Bad flags and bad values
 //! (including `--memory_batch_size` above `--memory_size`) are errors with exit status 2.
 //!
-//! Expected output: a progress line every `--print_rate` episodes, `episode_reward=<return>` on
+//! Expected output: a progress line every `--print_rate` episodes (on a terminal, a progress bar
+//! instead, showing the latest line), `episode_reward=<return>` on
 //! its own line after every greedy evaluation episode (every `--eval_rate` episodes; Katib's
 //! StdOut metrics collector reads these lines), `final_episode_reward=<mean>` after a final
 //! 10-episode greedy evaluation, with `--keep_best` a last `episode_reward=` line with the best
@@ -56,13 +57,19 @@
 
 #[path = "trainer/args.rs"]
 mod args;
+#[path = "common/atomic_write.rs"]
+mod atomic_write;
 #[path = "trainer/job.rs"]
 mod job;
+#[path = "common/plot.rs"]
+mod plot;
+#[path = "common/progress.rs"]
+mod progress;
 #[path = "trainer/vertex.rs"]
 mod vertex;
 
 use std::error::Error;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::{CommandFactory, FromArgMatches, error::ErrorKind, parser::ValueSource};
 
@@ -90,6 +97,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     args.job_dir = dirs.job.clone();
     args.dirs = Some(dirs);
     args.hypertune = Some(vertex::HypertuneFile::from_env(&env));
+    args.progress_bar = std::io::stdout().is_terminal();
     let config = match args.dqn_config() {
         Ok(config) => config,
         Err(message) => TrainerArgs::command().error(ErrorKind::ValueValidation, message).exit(),

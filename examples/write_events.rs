@@ -3,16 +3,22 @@
 //! Runs a seeded random policy on CartPole-v1 for a few episodes and logs, per episode, the
 //! return (`episode/return`) and the episode length (`episode/length`), plus a deterministic
 //! series `check/linear` (value `0.25 * step`), to a new event file in the directory given as
-//! the first argument (default `runs/write_events`). It also writes `expected.csv` beside the
+//! the argument (default `runs/write_events`). It also writes `expected.csv` beside the
 //! event file (`tag,step,value,f32 bits in hex`), which `scripts/check_tensorboard.py` compares
 //! against what TensorBoard reads.
 //!
 //! Expected output: the path of the event file and `wrote 60 scalars`; then
 //! `tensorboard --logdir runs` shows three charts.
+//!
+//! ```text
+//! cargo run --release --example write_events -- [DIR]
+//! ```
 
 use std::error::Error;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
+use clap::Parser;
 use deepq::{CartPole, Env, SummaryWriter, read_scalars};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,8 +26,18 @@ use rand_chacha::ChaCha8Rng;
 const SEED: u64 = 0;
 const EPISODES: i64 = 20;
 
+/// Logs a seeded random policy's CartPole-v1 episodes to a new TensorBoard event file, with the
+/// expected values beside it.
+#[derive(Debug, Parser)]
+#[command(name = "write_events")]
+struct Args {
+    /// The directory of the event file (created if missing).
+    #[arg(value_name = "DIR", default_value = "runs/write_events")]
+    dir: PathBuf,
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "runs/write_events".into());
+    let dir = Args::parse().dir;
     let mut writer = SummaryWriter::create(&dir)?;
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     let mut env = CartPole::v1();
@@ -46,7 +62,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         log(&mut writer, "check/linear", 0.25 * episode as f32, episode)?;
     }
     writer.flush()?;
-    let csv = std::path::Path::new(&dir).join("expected.csv");
+    let csv = dir.join("expected.csv");
     std::fs::write(&csv, expected)?;
 
     // Read the file back with deepq's own reader (checks both CRCs of every record).

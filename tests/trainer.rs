@@ -4,10 +4,19 @@
 
 #[path = "../examples/trainer/args.rs"]
 mod args;
+#[path = "../examples/common/atomic_write.rs"]
+mod atomic_write;
 #[path = "../examples/trainer/job.rs"]
 mod job;
+#[path = "../examples/common/plot.rs"]
+mod plot;
+#[path = "../examples/common/progress.rs"]
+mod progress;
 #[path = "../examples/trainer/vertex.rs"]
 mod vertex;
+
+#[path = "common/plot_files.rs"]
+mod plot_files;
 
 use std::path::{Path, PathBuf};
 
@@ -155,9 +164,14 @@ fn a_job_writes_every_output() {
     let dir = temp_dir("job");
     let result = run_job(&dir, job::Outputs::ALL);
     let names: Vec<&str> = result.files.iter().map(|(n, _)| n.as_str()).collect();
-    for name in
-        ["config.json", "learning_curve.svg", "metrics.csv", "model.safetensors", "recording.gif"]
-    {
+    for name in [
+        "config.json",
+        job::CURVE_SVG,
+        job::CURVE_PNG,
+        "metrics.csv",
+        "model.safetensors",
+        "recording.gif",
+    ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
     let events: Vec<&&str> =
@@ -202,13 +216,63 @@ fn a_job_writes_every_output() {
     assert!(gif.starts_with(b"GIF89a"));
     assert_eq!(u16::from_le_bytes([gif[6], gif[7]]), 600);
     assert_eq!(u16::from_le_bytes([gif[8], gif[9]]), 400);
-    let svg = std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    check_learning_curve(&dir, "CartPole-v0");
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["flags"]["hidden_neurons"], 16);
     assert_eq!(config["dqn"]["hidden"], serde_json::json!([16, 16]));
     assert_eq!(config["dqn"]["batch_size"], 8);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The learning curve of a job in `dir` on `game`: an SVG that names the game and every series,
+/// and a PNG of the charts' size in which every series' colour is drawn.
+fn check_learning_curve(dir: &Path, game: &str) {
+    let svg = std::fs::read_to_string(dir.join(job::CURVE_SVG)).unwrap();
+    plot_files::check_svg(
+        &svg,
+        &[
+            &format!("DQN on {game}: preset default"),
+            "episode return",
+            "mean of the last 100 episodes",
+            "greedy evaluation (episode_reward)",
+            "solved threshold (",
+            ">\nepisode\n<",
+            ">\nreturn\n<",
+        ],
+    );
+    let (width, height, pixels) =
+        plot_files::decode_png(&std::fs::read(dir.join(job::CURVE_PNG)).unwrap());
+    assert_eq!((width, height), (plot::WIDTH, plot::HEIGHT));
+    // The series' colours (job::learning_curve's), each at least in its legend entry.
+    for rgb in [(156, 195, 230), (31, 78, 153), (230, 126, 34), (34, 160, 34)] {
+        assert!(plot_files::count_colour(&pixels, rgb) > 20, "{game}: no {rgb:?} in the PNG");
+    }
+}
+
+#[test]
+fn the_plots_are_the_runs_own_files() {
+    let dir = temp_dir("plots");
+    run_job(&dir, job::Outputs::ALL);
+    let png = std::fs::read(dir.join(job::CURVE_PNG)).unwrap();
+    // A job-dir with a previous run's plots is refused, naming them ...
+    let err = try_job(&dir, job::Outputs::ALL, &[]).expect_err("a previous run is refused");
+    for name in [job::CURVE_SVG, job::CURVE_PNG] {
+        assert!(err.to_string().contains(name), "{name} not listed: {err}");
+    }
+    // ... a replacing run that fails puts them back ...
+    let err = try_job(&dir, job::Outputs::ALL, &["--overwrite", "--keep_best", "--eval_rate=100"])
+        .unwrap_err();
+    assert!(err.to_string().contains("no evaluation ran"), "{err}");
+    assert!(std::fs::read(dir.join(job::CURVE_PNG)).unwrap() == png, "the PNG is back");
+    assert!(!dir.join(job::REPLACED_DIR).exists());
+    // ... and a resumed run draws the whole run, the restored episodes and its own.
+    try_job(&dir, job::Outputs::ALL, &["--resume", "--episodes=15"]).unwrap();
+    let resumed = std::fs::read(dir.join(job::CURVE_PNG)).unwrap();
+    assert!(resumed != png, "the resumed run's curve is redrawn");
+    plot_files::decode_png(&resumed);
+    let svg = std::fs::read_to_string(dir.join(job::CURVE_SVG)).unwrap();
+    assert!(svg.contains(">\n15\n<") || svg.contains(">\n14\n<"), "the x axis reaches 15");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -380,8 +444,9 @@ fn a_job_on_each_new_game_records_its_own_gif() {
         let gif = std::fs::read(dir.join("recording.gif")).unwrap();
         assert_eq!(u16::from_le_bytes([gif[6], gif[7]]), width, "{game}");
         assert_eq!(args.game.render_fps(), fps);
-        let svg = std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap();
-        assert!(svg.contains(game) && svg.contains("-100"), "{game}: negative returns on the axis");
+        check_learning_curve(&dir, game);
+        let svg = std::fs::read_to_string(dir.join(job::CURVE_SVG)).unwrap();
+        assert!(svg.contains(">\n-100\n<"), "{game}: negative returns on the axis");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -10,8 +10,14 @@
 
 #[path = "../examples/trainer/args.rs"]
 mod args;
+#[path = "../examples/common/atomic_write.rs"]
+mod atomic_write;
 #[path = "../examples/trainer/job.rs"]
 mod job;
+#[path = "../examples/common/plot.rs"]
+mod plot;
+#[path = "../examples/common/progress.rs"]
+mod progress;
 #[path = "../examples/trainer/vertex.rs"]
 mod vertex;
 

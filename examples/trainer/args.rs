@@ -262,6 +262,11 @@ pub struct TrainerArgs {
     #[arg(skip)]
     #[serde(skip)]
     pub hypertune: Option<HypertuneFile>,
+    /// Draw a progress bar instead of the progress lines (the trainer's `main` sets it when
+    /// stdout is a terminal).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub progress_bar: bool,
 }
 
 impl TrainerArgs {

@@ -22,6 +22,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::args::{GameEnv, TrainerArgs};
+use crate::atomic_write::write_atomic;
+use crate::plot::{Chart, Mark, Series};
+use crate::progress::Progress;
 use crate::vertex::JobDirs;
 
 /// Errors of a job, sendable across the threads of a hyperparameter search.
@@ -38,13 +41,17 @@ pub const METRICS_HEADER: &str = "episode,return,length,epsilon,loss,trailing_me
                                   ep_len_mean,mean_q,learning_rate,n_updates,eval_length";
 /// ChaCha8 stream of the recorded episode's reset.
 const RECORDING_STREAM: u64 = 2;
+/// The learning curve, as a vector drawing and as an image.
+pub const CURVE_SVG: &str = "learning_curve.svg";
+/// See [`CURVE_SVG`].
+pub const CURVE_PNG: &str = "learning_curve.png";
 
 /// Which outputs a job writes besides the metrics, config, weights and event files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outputs {
     /// Write `recording.gif`.
     pub gif: bool,
-    /// Write `learning_curve.svg`.
+    /// Write the learning curve, `learning_curve.svg` and `learning_curve.png`.
     pub plot: bool,
 }
 
@@ -132,7 +139,7 @@ fn write_checkpoint(
         dict.set("job.best_episode", episode);
         dict.set("job.best_reward", reward);
     }
-    write_atomic(path, &dict.to_bytes()?)
+    Ok(write_atomic(path, &dict.to_bytes()?)?)
 }
 
 fn read_checkpoint(path: &Path) -> Result<(Trainer, DqnConfig, JobMark), JobError> {
@@ -354,6 +361,12 @@ fn run_in(
     let every = args.checkpoint_interval();
     let start = Instant::now();
     let mut done = trainer.report().episodes();
+    // A bar on a terminal (the trainer's `main` decides), else the progress lines.
+    let progress = match args.print_rate {
+        0 => Progress::lines(),
+        _ => Progress::new(args.episodes as u64, "episodes", args.progress_bar),
+    };
+    progress.set_position(done as u64);
     while done < args.episodes {
         let next = done.checked_div(every).map_or(args.episodes, |k| (k + 1) * every);
         let next = next.min(args.episodes);
@@ -365,7 +378,7 @@ fn run_in(
                 logger.log(s)?;
                 let eval = s.evaluation.as_ref().map(|e| (e.stats.mean, e.stats.mean_length));
                 if let Some((reward, _)) = eval {
-                    writeln!(out, "episode_reward={reward}")?;
+                    progress.print(out, &format!("episode_reward={reward}"))?;
                     logger.writer().add_scalar("episode_reward", reward, s.episode as i64)?;
                     logger.writer().flush()?;
                     evals.push((s.episode, reward));
@@ -396,10 +409,10 @@ fn run_in(
                 // A killed run leaves every finished episode's row readable.
                 csv.flush()?;
                 curve.push((s.episode_return, s.trailing_mean));
+                progress.set_position(s.episode as u64);
                 if args.print_rate > 0 && s.episode.is_multiple_of(args.print_rate) {
                     let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
-                    writeln!(
-                        out,
+                    let line = format!(
                         "episode {:4}/{}  return {:5.0}  mean(100) {:6.1}  epsilon {:.3}  loss \
                          {loss}  steps {}  {:.1} s",
                         s.episode,
@@ -409,7 +422,8 @@ fn run_in(
                         s.epsilon,
                         s.env_steps,
                         start.elapsed().as_secs_f64()
-                    )?;
+                    );
+                    progress.line(out, &line)?;
                 }
                 Ok(())
             };
@@ -459,6 +473,7 @@ fn run_in(
             h.write()?;
         }
     }
+    progress.finish();
     csv.flush()?;
 
     let final_eval = trainer.evaluate(&mut eval_env, FINAL_EVAL_EPISODES)?;
@@ -496,8 +511,9 @@ fn run_in(
     write_config(&dir.join("config.json"), args, config)?;
     let agent = trainer.agent_mut();
     if outputs.plot {
-        let svg = learning_curve_svg(args, &env, &curve, &evals);
-        write_atomic(&dir.join("learning_curve.svg"), svg.as_bytes())?;
+        let chart = learning_curve(args, &env, &curve, &evals);
+        write_atomic(&dir.join(CURVE_SVG), chart.to_svg()?.as_bytes())?;
+        write_atomic(&dir.join(CURVE_PNG), &chart.to_png()?)?;
     }
     if outputs.gif {
         let frames = record_greedy_episode(agent, args, config.seed)?;
@@ -659,7 +675,8 @@ fn is_job_output(name: &str) -> bool {
             BEST_FILE,
             "config.json",
             "recording.gif",
-            "learning_curve.svg",
+            CURVE_SVG,
+            CURVE_PNG,
         ]
         .contains(&name)
 }
@@ -755,17 +772,6 @@ fn clear_previous_run(dirs: &JobDirs, overwrite: bool) -> Result<Option<Replaced
     }
     let asides = asides.into_iter().map(|(a, _)| a).collect();
     Ok(Some(Replaced(asides)))
-}
-
-/// Writes `bytes` to `path` through a temporary file beside it and a rename, so that a crash
-/// never leaves a half-written file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
-    let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 /// Plays one greedy episode on a fresh environment and renders every state, the reset state
@@ -890,147 +896,67 @@ fn write_config(path: &Path, args: &TrainerArgs, c: &DqnConfig) -> Result<(), Jo
     Ok(())
 }
 
-/// The learning curve as an SVG drawn by hand: every episode's return, the trailing mean, the
-/// evaluation returns and the solve threshold.
-fn learning_curve_svg(
+/// The learning curve: every episode's return, the trailing mean, the evaluation returns and
+/// the solve threshold, over the episodes.
+fn learning_curve(
     args: &TrainerArgs,
     env: &GameEnv,
     curve: &[(f32, f32)],
     evals: &[(usize, f32)],
-) -> String {
-    let (width, height) = (800.0, 450.0);
-    let (left, right, top, bottom) = (60.0, 20.0, 40.0, 50.0);
-    let (plot_w, plot_h) = (width - left - right, height - top - bottom);
-    let n = curve.len().max(2) as f64;
+) -> Chart {
     // Returns range over [0, time limit] for tasks that pay per step (CartPole) and over
-    // [-time limit, 0] for tasks that cost per step (Acrobot, MountainCar).
+    // [-time limit, 0] for tasks that cost per step (Acrobot, MountainCar), with 5% to spare so
+    // that the best (or worst) returns are not drawn on the frame.
     let limit = env.max_episode_steps() as f64;
-    let values = curve.iter().map(|c| f64::from(c.0));
-    let (y_min, y_max) = if env.reward_threshold() < 0.0 {
-        (values.fold(-limit, f64::min), 0.0)
+    let values = curve.iter().map(|c| f64::from(c.0)).chain(evals.iter().map(|e| f64::from(e.1)));
+    let y_range = if env.reward_threshold() < 0.0 {
+        1.05 * values.fold(-limit, f64::min)..0.0
     } else {
-        (0.0, values.fold(limit.max(1.0), f64::max))
+        0.0..1.05 * values.fold(limit.max(1.0), f64::max)
     };
-    let x = |episode: f64| left + (episode - 1.0) / (n - 1.0) * plot_w;
-    let y = |value: f64| top + plot_h - (value - y_min) / (y_max - y_min) * plot_h;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">DQN on {}: preset {}, \
-         seed {}</text>\n",
-        width / 2.0,
-        args.game.id(),
-        args.preset.name(),
-        args.seed
-    );
-    // Grid and tick labels.
-    let y_step = if y_max - y_min > 300.0 { 100.0 } else { 50.0 };
-    let mut v = (y_min / y_step).ceil() * y_step;
-    while v <= y_max + 1e-9 {
-        let _ = writeln!(
-            s,
-            "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" stroke=\"#ddd\"/>\
-             <text x=\"{2}\" y=\"{3:.1}\" text-anchor=\"end\">{v}</text>",
-            y(v),
-            left + plot_w,
-            left - 6.0,
-            y(v) + 4.0
-        );
-        v += y_step;
-    }
-    let x_step = nice_step(n / 6.0);
-    let mut e = x_step;
-    while e <= n + 1e-9 {
-        let _ = writeln!(
-            s,
-            "<line x1=\"{0:.1}\" y1=\"{top}\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#eee\"/>\
-             <text x=\"{0:.1}\" y=\"{2}\" text-anchor=\"middle\">{e}</text>",
-            x(e),
-            top + plot_h,
-            top + plot_h + 16.0
-        );
-        e += x_step;
-    }
-    let _ = writeln!(
-        s,
-        "<rect x=\"{left}\" y=\"{top}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"none\" \
-         stroke=\"black\"/>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">episode</text>\n\
-         <text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">return</text>",
-        left + plot_w / 2.0,
-        height - 12.0,
-        top + plot_h / 2.0,
-        top + plot_h / 2.0
-    );
-    // Solve threshold.
-    let t = f64::from(env.reward_threshold());
-    let _ = writeln!(
-        s,
-        "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" stroke=\"#2a2\" \
-         stroke-dasharray=\"6 4\"/>",
-        y(t),
-        left + plot_w
-    );
-    let polyline = |values: &mut dyn Iterator<Item = f64>, style: &str| {
-        let points: Vec<String> = values
-            .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", x(i as f64 + 1.0), y(v)))
-            .collect();
-        format!("<polyline fill=\"none\" {style} points=\"{}\"/>\n", points.join(" "))
+    let n = curve.len().max(2) as f64;
+    let episodes = |v: &mut dyn Iterator<Item = f32>| -> Vec<(f64, f64)> {
+        v.enumerate().map(|(i, r)| (i as f64 + 1.0, f64::from(r))).collect()
     };
-    s += &polyline(
-        &mut curve.iter().map(|c| f64::from(c.0)),
-        "stroke=\"#9cc3e6\" stroke-width=\"1\"",
-    );
-    s += &polyline(
-        &mut curve.iter().map(|c| f64::from(c.1)),
-        "stroke=\"#1f4e99\" stroke-width=\"2.5\"",
-    );
-    for &(episode, reward) in evals {
-        let _ = writeln!(
-            s,
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"#e67e22\"/>",
-            x(episode as f64),
-            y(f64::from(reward))
-        );
+    let threshold = f64::from(env.reward_threshold());
+    let setup = match &args.config {
+        Some(path) => format!("config {}", file_name(path)),
+        None => format!("preset {}", args.preset.name()),
+    };
+    Chart {
+        title: format!("DQN on {}: {setup}, seed {}", args.game.id(), args.seed),
+        x_label: "episode".into(),
+        y_label: "return".into(),
+        // From episode 0 (before training), 2% to spare after the last.
+        x_range: 0.0..1.02 * n,
+        y_range,
+        series: vec![
+            Series {
+                label: "episode return".into(),
+                color: (156, 195, 230),
+                mark: Mark::Line { width: 1 },
+                points: episodes(&mut curve.iter().map(|c| c.0)),
+            },
+            Series {
+                label: format!("mean of the last {TRAILING_WINDOW} episodes"),
+                color: (31, 78, 153),
+                mark: Mark::Line { width: 3 },
+                points: episodes(&mut curve.iter().map(|c| c.1)),
+            },
+            Series {
+                label: "greedy evaluation (episode_reward)".into(),
+                color: (230, 126, 34),
+                mark: Mark::Dots { radius: 4 },
+                points: evals.iter().map(|&(e, r)| (e as f64, f64::from(r))).collect(),
+            },
+            Series {
+                label: format!("solved threshold ({threshold})"),
+                color: (34, 160, 34),
+                mark: Mark::Dashed { width: 2 },
+                points: vec![(0.0, threshold), (1.02 * n, threshold)],
+            },
+        ],
     }
-    // Legend.
-    let (lx, ly) = (left + 12.0, top + 14.0);
-    let items = [
-        ("#9cc3e6", "episode return"),
-        ("#1f4e99", "mean of the last 100"),
-        ("#e67e22", "greedy evaluation (episode_reward)"),
-        ("#2a2", "solved threshold"),
-    ];
-    let _ = writeln!(
-        s,
-        "<rect x=\"{}\" y=\"{}\" width=\"250\" height=\"74\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999\"/>",
-        lx - 6.0,
-        ly - 12.0
-    );
-    for (i, (color, label)) in items.iter().enumerate() {
-        let yy = ly + 17.0 * i as f64;
-        let _ = writeln!(
-            s,
-            "<rect x=\"{lx}\" y=\"{:.1}\" width=\"18\" height=\"4\" fill=\"{color}\"/>\
-             <text x=\"{}\" y=\"{:.1}\">{label}</text>",
-            yy - 4.0,
-            lx + 26.0,
-            yy
-        );
-    }
-    s += "</svg>\n";
-    s
-}
-
-/// 1, 2 or 5 times a power of ten, at least `raw` (and at least 1).
-fn nice_step(raw: f64) -> f64 {
-    let raw = raw.max(1.0);
-    let power = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * power).find(|&s| s >= raw).unwrap_or(10.0 * power)
 }
 
 /// The job directory's files and sizes, one per line.
