@@ -1,23 +1,25 @@
 //! Action selection: `DqnAgent::act` (epsilon-greedy at the end of the default schedule)
 //! and `DqnAgent::greedy_action` on a CartPole observation, for the default network (4-64-64-2)
 //! and the RL Zoo's (4-256-256-2); and the DQN step: everything the default config does per
-//! environment step once learning runs (act, the environment step, observe, learn: one gradient
-//! step of batch 64 with Double DQN, prioritized replay, 3-step returns and the value penalty),
-//! with its multiply-adds stated and its rate against the matrix-multiply ceiling measured in the
-//! same run (a 64x256x256 product with the library's kernel, and ndarray's 512^3).
+//! environment step once learning runs (act, the environment step, observe, learn: a gradient
+//! step of batch 64 every second step, with Double DQN, prioritized replay, 3-step returns and
+//! the value penalty), with its multiply-adds stated and its rate against the matrix-multiply
+//! ceiling measured in the same run (a 4-256-256-2 forward pass at batch 64 with the library's
+//! kernel).
 //!
 //! Multiply-adds per environment step of the default 4-64-64-2 network, batch 64: a forward pass
 //! is 64 * (4*64 + 64*64 + 64*2) = 286,720; each gradient step runs three (online on the states,
 //! online and target on the next states) and a backward pass (the weight gradients, 286,720,
 //! and the input gradients of layers 1 and 2, 64 * (64*64 + 64*2) = 270,336): 1,417,216; with
-//! the greedy forward of `act` (4,480), 1,421,696 multiply-adds, 2.84 MFLOP (`gradient_steps`
-//! times the gradient step's share, from the config).
+//! the greedy forward of `act` (4,480). The default trains every second environment step, so
+//! an environment step averages 1,417,216 / 2 + 4,480 = 713,088 multiply-adds, 1.43 MFLOP
+//! (`gradient_steps` gradient steps every `train_frequency` steps, from the config).
 //! criterion reports FLOP/s as "elements" per second.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use deepq::{Agent, CartPole, DqnAgent, DqnConfig, Env, Exploration, Transition};
+use deepq::{Agent, CartPole, DqnAgent, DqnConfig, Env, Exploration, TrainFrequency, Transition};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -70,23 +72,28 @@ fn action_selection(c: &mut Criterion) {
     group.finish();
 }
 
-/// FLOPs (2 per multiply-add) of one default DQN environment step: see the module docs.
-fn dqn_step_flops(hidden: usize, batch: usize, gradient_steps: usize) -> u64 {
+/// FLOPs (2 per multiply-add) of one default DQN environment step, on average over the
+/// `train_every` environment steps between trainings: see the module docs.
+fn dqn_step_flops(hidden: usize, batch: usize, gradient_steps: usize, train_every: usize) -> u64 {
     let (i, h, o) = (4, hidden, 2);
     let forward = batch * (i * h + h * h + h * o);
     let input_grads = batch * (h * h + h * o);
     let gradient_step = 3 * forward + forward + input_grads;
     let act = i * h + h * h + h * o;
-    2 * (gradient_steps * gradient_step + act) as u64
+    (2 * (gradient_steps * gradient_step + train_every * act) / train_every) as u64
 }
 
 fn dqn_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("dqn_step");
     let config = DqnConfig::default();
+    let TrainFrequency::Steps(train_every) = config.train_frequency else {
+        unreachable!("the default trains every few environment steps")
+    };
     group.throughput(criterion::Throughput::Elements(dqn_step_flops(
         config.hidden[0],
         config.batch_size,
         config.gradient_steps,
+        train_every,
     )));
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut env = CartPole::v0();

@@ -1,7 +1,9 @@
 //! The hand-written MLP: one DQN update (forward, backward, Adam) at the tutorial's size
 //! (4-24-24-2, batch 32) and at a large size (4-256-256-2, batch 64), the single-observation
-//! forward of action selection, and the machine's f32 matrix-multiply ceiling (a 512^3 product
-//! with the same `general_mat_mul`) to compare the large update against.
+//! forward of action selection, and the machine's ceilings to compare the large update against:
+//! a 512^3 product with ndarray's `general_mat_mul` (`matrixmultiply`), the library's own kernel
+//! on a 4-256-256-2 forward pass at batch 64, and the core's fused multiply-add peak (independent
+//! FMAs on registers, at the widest vectors the processor has).
 //!
 //! FLOPs of the large update: forward 2*64*(4*256 + 256*256 + 256*2), the weight gradients as
 //! many again, the input gradients of layers 2 and 3 2*64*(256*256 + 256*2): about 25.7 MFLOP.
@@ -100,7 +102,65 @@ fn matmul_ceiling(c: &mut Criterion) {
             black_box(out[[0, 0]])
         })
     });
+    // The library's own kernel at the large update's sizes: a 4-256-256-2 forward pass at
+    // batch 64.
+    let net = Mlp::new(MlpConfig::new(4, vec![256, 256], 2), &mut rng).unwrap();
+    let states = Array2::random_using((64, 4), dist, &mut rng);
+    group.throughput(Throughput::Elements(2 * 64 * (4 * 256 + 256 * 256 + 256 * 2)));
+    group.bench_function(BenchmarkId::from_parameter("forward_4-256-256-2_b64"), |bench| {
+        bench.iter(|| black_box(net.forward(black_box(states.view())).unwrap()[[0, 0]]))
+    });
+    // The core's peak: independent fused multiply-adds on registers only, nothing loaded or
+    // stored, at the widest vectors the processor has.
+    let (name, lanes, run) = fma_peak();
+    group.throughput(Throughput::Elements(2 * lanes as u64 * FMA_ITERATIONS as u64));
+    group
+        .bench_function(BenchmarkId::from_parameter(name), |bench| bench.iter(|| black_box(run())));
     group.finish();
+}
+
+/// Iterations of the FMA-peak loop per measured call.
+const FMA_ITERATIONS: usize = 10_000;
+
+/// The FMA-peak loop for the widest level: its name, the multiply-adds per iteration, and the
+/// loop.
+fn fma_peak() -> (&'static str, usize, fn() -> f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // 24 of the 32 registers, 16 lanes each: enough chains to cover the latency of
+            // two FMA units.
+            #[target_feature(enable = "avx512f,fma")]
+            unsafe fn avx512() -> f32 {
+                fma_chains::<384>()
+            }
+            // SAFETY: the processor has AVX-512F (and so FMA), checked just above.
+            return ("fma_peak_avx512", 384, || unsafe { avx512() });
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2() -> f32 {
+                fma_chains::<96>()
+            }
+            // SAFETY: the processor has AVX2 and FMA, checked just above.
+            return ("fma_peak_avx2", 96, || unsafe { avx2() });
+        }
+    }
+    ("fma_peak_scalar", 8, fma_chains::<8>)
+}
+
+/// `N` independent chains of `FMA_ITERATIONS` fused multiply-adds.
+#[inline(always)]
+fn fma_chains<const N: usize>() -> f32 {
+    let (x, y) = (black_box(0.999f32), black_box(1e-3f32));
+    let mut acc = [1.0f32; N];
+    for _ in 0..FMA_ITERATIONS {
+        for v in acc.iter_mut() {
+            *v = v.mul_add(x, y);
+        }
+    }
+    acc.iter().sum()
 }
 
 criterion_group!(benches, dqn_update, q_values_one, matmul_ceiling);

@@ -60,7 +60,8 @@ def rows(lines):
         e = line["eval"]
         rec = dict(base, mean=e["mean"], min=e["min"], q0=e["q_start"],
                    g0=e["discounted_return"], max_q=e["max_q"])
-        learner = "deepq preset" if line["task"] in PRESETS else "deepq default"
+        preset = line["task"] in PRESETS and line.get("config") != "default"
+        learner = "deepq preset" if preset else "deepq default"
         groups.setdefault((line["task"], learner), []).append(rec)
         if "continued" in line:
             c = line["continued"]

@@ -18,9 +18,12 @@
 //! largest Q-value seen.
 //!
 //! ```text
-//! cargo run --release --example task_suite -- --task Acrobot-v1 --seed 0
+//! cargo run --release --example task_suite -- --task Acrobot-v1 --seed 0 [--no-preset]
 //! ```
-//! The JSON line has the keys `task, seed, solved_at, episodes, env_steps, train_seconds, eval`
+//! `--no-preset` trains `DqnConfig::default()` where the task has a preset, to measure what the
+//! preset buys (`DqnConfig::for_task`'s table). The JSON line has the keys `task, seed,
+//! solved_at, episodes, env_steps, train_seconds, eval` (and `config: "default"` with
+//! `--no-preset`)
 //! and, for CartPole-v0, `continued` (`episodes, env_steps, train_seconds, eval`); each `eval` is
 //! `{mean, min, q_start, discounted_return, max_q}` (a value that is not finite is `null`).
 //! `train_seconds` is the wall time of training alone. On a terminal a progress bar shows the
@@ -112,6 +115,10 @@ struct Args {
     /// Seed of the run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Train `DqnConfig::default()` even where the task has a preset (the JSON line then has
+    /// `"config": "default"`), to measure what the preset buys.
+    #[arg(long)]
+    no_preset: bool,
 }
 
 /// A greedy evaluation in the JSON line; non-finite values are `null`.
@@ -151,6 +158,9 @@ struct ContinuedLine {
 struct SuiteLine {
     task: &'static str,
     seed: u64,
+    /// `"default"` with `--no-preset`, absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<&'static str>,
     solved_at: Option<usize>,
     episodes: usize,
     env_steps: usize,
@@ -164,7 +174,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     let task = args.task;
     let (mut env, mut eval_env) = (task.make(), task.make());
-    let dqn = DqnConfig::for_task(task.id()).with_seed(args.seed);
+    let dqn = if args.no_preset { DqnConfig::default() } else { DqnConfig::for_task(task.id()) }
+        .with_seed(args.seed);
     let train = task.train_config();
     let mut trainer = Trainer::new(dqn, train.clone(), env.observation_dim(), env.num_actions())?;
     // A bar on a terminal (over episodes, or environment steps for a step budget); nothing
@@ -194,6 +205,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut line = SuiteLine {
         task: task.id(),
         seed: args.seed,
+        config: args.no_preset.then_some("default"),
         solved_at: report.solved_at,
         episodes: report.episodes(),
         env_steps: report.env_steps,

@@ -10,7 +10,7 @@
 //! kernel check on the machine they run on.
 
 /// The widest vector extension the processor has that the kernels use.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub(crate) enum Level {
     /// The target's baseline (SSE2 on x86_64, NEON on aarch64).
     Baseline,
@@ -23,6 +23,16 @@ pub(crate) enum Level {
 /// The processor's [`Level`], detected once.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn level() -> Level {
+    #[cfg(test)]
+    if let Some(forced) = FORCED.with(std::cell::Cell::get) {
+        return forced.min(detected());
+    }
+    detected()
+}
+
+/// The level the processor has, detected once.
+#[cfg(target_arch = "x86_64")]
+fn detected() -> Level {
     use std::sync::atomic::{AtomicU8, Ordering};
     static DETECTED: AtomicU8 = AtomicU8::new(0); // 0: not yet; else 1 + the level
     match DETECTED.load(Ordering::Relaxed) {
@@ -37,8 +47,28 @@ pub(crate) fn level() -> Level {
                 (true, false) => Level::Avx2Fma,
                 _ => Level::Baseline,
             };
+            let level = level.min(cap());
             DETECTED.store(1 + level as u8, Ordering::Relaxed);
             level
+        }
+    }
+}
+
+/// The highest level the environment variable `DEEPQ_SIMD` allows (`baseline`, `avx2` or
+/// `avx512`; unset: no cap), so that one machine can measure the speed of a narrower one. The
+/// results are the same at every level; only the speed changes. Another value is reported on
+/// standard error once and ignored.
+#[cfg(target_arch = "x86_64")]
+fn cap() -> Level {
+    match std::env::var("DEEPQ_SIMD").as_deref() {
+        Err(_) | Ok("avx512") => Level::Avx512,
+        Ok("avx2") => Level::Avx2Fma,
+        Ok("baseline") => Level::Baseline,
+        Ok(other) => {
+            eprintln!(
+                "deepq: DEEPQ_SIMD={other:?} is not baseline, avx2 or avx512; ignored (no cap)"
+            );
+            Level::Avx512
         }
     }
 }
@@ -47,6 +77,28 @@ pub(crate) fn level() -> Level {
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) fn level() -> Level {
     Level::Baseline
+}
+
+#[cfg(test)]
+thread_local! {
+    /// A level below the processor's that this thread's kernels use instead (tests only).
+    static FORCED: std::cell::Cell<Option<Level>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with the kernels of `level` on this thread (or of the processor's level, if that
+/// is lower), so that a test can compare the copies on one machine.
+#[cfg(test)]
+pub(crate) fn with_level<T>(level: Level, f: impl FnOnce() -> T) -> T {
+    FORCED.with(|forced| forced.set(Some(level)));
+    let result = f();
+    FORCED.with(|forced| forced.set(None));
+    result
+}
+
+/// Every level this processor can run, lowest first (tests only).
+#[cfg(test)]
+pub(crate) fn levels() -> Vec<Level> {
+    [Level::Baseline, Level::Avx2Fma, Level::Avx512].into_iter().filter(|&l| l <= level()).collect()
 }
 
 /// Defines a function whose body is compiled three times on x86_64 (with AVX-512F, with AVX2

@@ -6,17 +6,19 @@
 //! order, starting from 0: `c = fma(a[k-1], b[k-1], ... fma(a[1], b[1], fma(a[0], b[0], 0)))`.
 //! The vector lanes run across the columns of `C` (independent chains), never along a chain, so
 //! the width of the vectors changes the speed and never a bit of the result. The kernel is
-//! compiled twice on x86_64: with AVX2 and FMA, chosen at run time when the processor has them,
-//! and for the baseline (SSE2), where [`f32::mul_add`] is the same correctly rounded fused
-//! multiply-add computed in software (slower, the same bits). On aarch64 the fused
-//! multiply-add is in the base instruction set. So a seeded run gives bit-identical weights on
-//! every x86_64 and aarch64 machine, whatever its vector extensions.
+//! compiled three times on x86_64 and the widest the processor has is chosen at run time
+//! ([`super::cpu`]): with AVX-512F (8 rows by 32 columns in sixteen 512-bit registers), with AVX2
+//! and FMA (4 rows by 16 columns in eight 256-bit registers), and for the baseline (SSE2), where
+//! [`f32::mul_add`] is the same correctly rounded fused multiply-add computed in software
+//! (slower, the same bits). On aarch64 the fused multiply-add is in the base instruction set. So
+//! a seeded run gives bit-identical weights on every x86_64 and aarch64 machine, whatever its
+//! vector extensions.
 //!
 //! # Blocking
-//! Four rows of `C` by sixteen columns are accumulated in registers while the shared index
-//! runs (eight AVX2 registers), with narrower column blocks (8, 4; then 2 and 1 column by eight
-//! rows, for a Q-network's few actions) at the right edge and single rows at the bottom; `B`'s
-//! rows are read contiguously, `A`'s entries broadcast.
+//! A block of rows by columns of `C` is accumulated in registers while the shared index runs,
+//! with narrower column blocks (16, 8, 4; then 2 and 1 column by eight rows, for a Q-network's
+//! few actions) at the right edge and single rows at the bottom; `B`'s rows are read
+//! contiguously, `A`'s entries broadcast.
 
 /// Rows of `C` per register block.
 const MR: usize = 4;

@@ -1317,6 +1317,47 @@ mod tests {
             .with_optimizer(Optimizer::sgd(0.1))
     }
 
+    /// Training steps give the same bits with every kernel this processor runs (the baseline's
+    /// software fused multiply-add, AVX2, AVX-512): the guarantee of `super::cpu`, checked on
+    /// the whole step (forward, loss, backward, clipping, Adam, transposes).
+    #[test]
+    fn every_vector_level_trains_to_the_same_bits() {
+        use crate::nn::cpu::{levels, with_level};
+        for (activation, loss) in
+            [(Activation::Relu, Loss::MaskedMse), (Activation::Tanh, Loss::Huber)]
+        {
+            let config = MlpConfig::new(4, vec![64, 37], 3)
+                .with_activation(activation)
+                .with_loss(loss)
+                .with_max_grad_norm(Some(0.5));
+            let run = || {
+                let mut rng = ChaCha8Rng::seed_from_u64(9);
+                let mut net = Mlp::new(config.clone(), &mut rng).unwrap();
+                let states = Array::random_using((33, 4), StandardNormal, &mut rng);
+                let actions: Vec<usize> = (0..33).map(|i| i % 3).collect();
+                let targets = Array::random_using(33, StandardNormal, &mut rng);
+                for _ in 0..5 {
+                    net.train_step(states.view(), &actions, targets.view(), None).unwrap();
+                }
+                let q = net.forward(states.view()).unwrap();
+                let mut one = vec![0.0; 3];
+                net.q_values_one(states.row(0), &mut one).unwrap();
+                let bits =
+                    |xs: &mut dyn Iterator<Item = f32>| xs.map(f32::to_bits).collect::<Vec<_>>();
+                let params = net.parameters();
+                let mut all = params.iter().flat_map(|p| p.iter().copied()).chain(q).chain(one);
+                bits(&mut all)
+            };
+            let results: Vec<_> = levels().into_iter().map(|l| (l, with_level(l, run))).collect();
+            for (level, bits) in &results[1..] {
+                assert!(
+                    bits == &results[0].1,
+                    "{level:?} differs from the baseline ({activation:?})"
+                );
+            }
+        }
+    }
+
     #[test]
     fn gradients_relu_masked_mse() {
         check(
