@@ -76,7 +76,8 @@ pub use baseline::{
 };
 pub use env::{
     Acrobot, AcrobotConfig, CartPole, CartPoleConfig, CheckConfig, Env, Frame, MountainCar,
-    MountainCarConfig, Step, StepInfo, TimeLimit, check_env,
+    MountainCarConfig, SequentialVecEnv, Step, StepInfo, ThreadedVecEnv, TimeLimit, VecEnv,
+    VecStep, check_env,
 };
 pub use error::{EnvRule, Error, Result};
 pub use memory::{
