@@ -94,7 +94,7 @@ pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
 pub use train::{
     CutEpisode, DEFAULT_MAX_EPISODE_STEPS, EpisodeStats, EvalConfig, EvalStats, Evaluation,
     Interval, LogStep, StopReason, TensorBoardLogger, TrainConfig, TrainReport, Trainer,
-    ValueStats, evaluate, evaluate_policy, evaluate_policy_capped, train,
+    ValueStats, evaluate, evaluate_policy, evaluate_policy_capped, train, train_vec,
 };
 
 // The README's examples save checkpoints and weights: tested with the default features.
