@@ -194,16 +194,18 @@ impl Env for Tagged {
             observation: array![self.id as f32, self.t as f32],
             reward: (self.id + self.t) as f32,
             terminated: end && self.episode % 2 == 1,
-            truncated: end && self.episode % 2 == 0,
+            truncated: end && self.episode.is_multiple_of(2),
         })
     }
 }
 
-/// A uniform replay buffer that also records every push: `(observation, next_observation,
-/// steps, terminated, truncated)`.
+/// One push into the memory: `(observation, next_observation, steps, terminated, truncated)`.
+type Push = (Vec<f32>, Vec<f32>, usize, bool, bool);
+
+/// A uniform replay buffer that also records every push.
 struct Recording {
     inner: ReplayBuffer,
-    pushes: Vec<(Vec<f32>, Vec<f32>, usize, bool, bool)>,
+    pushes: Vec<Push>,
 }
 
 impl Memory for Recording {

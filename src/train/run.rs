@@ -152,7 +152,8 @@ pub(crate) fn run<A: Agent + AsDynAgent + ?Sized>(
             None
         };
         if let Some(stop) = stop {
-            return Ok(progress.stop(stop, &running));
+            progress.stop(stop, &running);
+            return Ok(());
         }
         if needs_reset.contains(&true) {
             env.reset_masked(&needs_reset, rng, observations.view_mut())?;
@@ -214,7 +215,8 @@ pub(crate) fn run<A: Agent + AsDynAgent + ?Sized>(
                 steps_before,
             )?;
             if let Some(stop) = stop {
-                return Ok(progress.stop(stop, &running));
+                progress.stop(stop, &running);
+                return Ok(());
             }
         }
         std::mem::swap(&mut observations, &mut next);
