@@ -9,8 +9,8 @@ use super::{Env, StepInfo};
 use crate::error::Result;
 
 /// A [`VecEnv`] that steps its sub-environments one after another, in index order, on the
-/// calling thread: Gymnasium's `SyncVectorEnv`. The right choice when a step is cheap (CartPole
-/// takes about 40 ns, far less than handing work to another thread); for expensive steps see
+/// calling thread: Gymnasium's `SyncVectorEnv`. The choice for cheap steps (CartPole's takes
+/// about 40 ns, less than handing work to another thread); for expensive ones see
 /// [`ThreadedVecEnv`](crate::ThreadedVecEnv), which gives the same results.
 ///
 /// A sub-environment that panics panics the caller, as it would stepped by hand.
