@@ -46,6 +46,10 @@ pub(crate) const EVAL_STREAM: u64 = 1;
 /// more. An episode cut by the step budget is not continued after a load: the next call starts
 /// a new episode, as it would without the checkpoint.
 ///
+/// A vector run ([`train_vec`](Trainer::train_vec)) is checkpointed the same way, between two
+/// calls: each call starts its sub-environments with a reset, and the agent's n-step window of
+/// every sub-environment is in the checkpoint.
+///
 /// Only the default agent (an [`Mlp`](crate::Mlp) with the memory its config asks for) can be
 /// checkpointed; use [`train`](crate::train) with an agent of your own.
 ///
