@@ -1036,7 +1036,7 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
     }
 
     /// The greedy action for an observation that `check_observation` has accepted.
-    pub(super) fn greedy_checked(&mut self, observation: ArrayView1<'_, f32>) -> Result<usize> {
+    fn greedy_checked(&mut self, observation: ArrayView1<'_, f32>) -> Result<usize> {
         self.online.q_values_one(observation, &mut self.q_one)?;
         Ok(argmax(&self.q_one))
     }
