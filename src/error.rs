@@ -212,6 +212,44 @@ pub enum Error {
         what: String,
     },
 
+    /// A sub-environment of a [`VecEnv`](crate::VecEnv) refused a call or failed in it: `source`
+    /// is the sub-environment's own error (or the vector environment's check that stands for
+    /// it, such as [`Error::InvalidAction`] for its action or [`Error::EpisodeEnded`] for a step
+    /// after its episode ended).
+    #[error("sub-environment {index}: {source}")]
+    SubEnv {
+        /// The sub-environment's index, from 0.
+        index: usize,
+        /// What went wrong there.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A sub-environment of a [`ThreadedVecEnv`](crate::ThreadedVecEnv) panicked in its worker
+    /// thread. Its state is unknown, so the vector environment is unusable from then on: every
+    /// later call returns this error again.
+    #[error(
+        "sub-environment {index} panicked: {message}; the vector environment cannot be used any \
+         more"
+    )]
+    SubEnvPanicked {
+        /// The sub-environment's index, from 0.
+        index: usize,
+        /// The panic's message (or a note that it had none that could be read).
+        message: String,
+    },
+
+    /// A worker thread of a [`ThreadedVecEnv`](crate::ThreadedVecEnv) could not be started, or
+    /// was lost (its channel closed) without a sub-environment's panic to report. The vector
+    /// environment is unusable from then on.
+    #[error("worker thread {worker} of the vector environment failed: {message}")]
+    WorkerFailed {
+        /// The worker's index, from 0.
+        worker: usize,
+        /// What happened.
+        message: String,
+    },
+
     /// A TensorBoard event file is truncated or corrupt (found by
     /// [`read_scalars`](crate::read_scalars)).
     #[error("invalid event file {} at byte {offset}: {reason}", path.display())]

@@ -21,7 +21,11 @@
 //! [`ControlFlow`](std::ops::ControlFlow) to stop a run, [`Trainer`] (a DQN run that evaluates
 //! on an environment of its own, keeps the best network and saves checkpoints that resume bit
 //! for bit), [`TensorBoardLogger`] (Stable-Baselines3's tags), [`Policy`] (a trained network
-//! that acts through `&self`, for deployment) and [`TimeLimit`] (Gymnasium's wrapper). And: the
+//! that acts through `&self`, for deployment) and [`TimeLimit`] (Gymnasium's wrapper). Vector
+//! environments: [`VecEnv`] steps N environments together with Gymnasium's same-step autoreset,
+//! one after another ([`SequentialVecEnv`]) or on worker threads ([`ThreadedVecEnv`]), with the
+//! same results bit for bit; [`train_vec`] and [`Trainer::train_vec`] train on them with
+//! Stable-Baselines3's counting (one environment: [`train`]'s run, bit for bit). And: the
 //! supervised random-rollout baseline ([`collect_random_games`], [`train_classifier`]),
 //! [`CartPole::render`], which draws a state as Gymnasium does into an RGB [`Frame`], and
 //! [`SummaryWriter`], which logs scalars to event files that TensorBoard reads.
@@ -78,7 +82,8 @@ pub use baseline::{
 };
 pub use env::{
     Acrobot, AcrobotConfig, CartPole, CartPoleConfig, CheckConfig, Env, Frame, MountainCar,
-    MountainCarConfig, Step, StepInfo, TimeLimit, check_env,
+    MountainCarConfig, SequentialVecEnv, Step, StepInfo, ThreadedVecEnv, TimeLimit, VecEnv,
+    VecStep, check_env,
 };
 pub use error::{EnvRule, Error, Result};
 pub use memory::{
@@ -95,7 +100,7 @@ pub use tensorboard::{ScalarEvent, SummaryWriter, read_scalars};
 pub use train::{
     CutEpisode, DEFAULT_MAX_EPISODE_STEPS, EpisodeStats, EvalConfig, EvalStats, Evaluation,
     Interval, LogStep, StopReason, TensorBoardLogger, TrainConfig, TrainReport, Trainer,
-    ValueStats, evaluate, evaluate_policy, evaluate_policy_capped, train,
+    ValueStats, evaluate, evaluate_policy, evaluate_policy_capped, train, train_vec,
 };
 
 // The README's examples save checkpoints and weights: tested with the default features.

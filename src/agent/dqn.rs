@@ -1,8 +1,11 @@
 //! The DQN agent: epsilon-greedy acting, replay memory, Bellman targets, target networks.
 
-use ndarray::{Array1, Array2, ArrayView1};
+use std::collections::BTreeMap;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand::{Rng, RngCore};
 
+use super::dqn_vec::steps_due;
 use super::n_step::{MAX_N_STEP, NStepWindow, discount_powers};
 use crate::nn::argmax;
 use crate::{
@@ -673,6 +676,34 @@ fn probability(field: &'static str, p: f32) -> Result<()> {
 /// `N` is the Q-network (an [`Mlp`] by default), `M` the replay memory (uniform or
 /// prioritized, chosen by the config, by default).
 ///
+/// # Vector environments
+/// Over a [`VecEnv`](crate::VecEnv) of N sub-environments
+/// ([`Trainer::train_vec`](crate::Trainer::train_vec)) the agent counts as Stable-Baselines3's
+/// DQN does with `n_envs = N`, where one vector step is one call of `env.step` and N
+/// environment steps:
+/// - [`act_batch`](Agent::act_batch) chooses the N actions with the epsilon of the vector step's
+///   start: for each sub-environment in index order, a uniform draw from the training RNG
+///   against epsilon, then, if it explores, the random action (the draws of N calls of
+///   [`act`](Agent::act)); the sub-environments that exploit take the argmax of one batched
+///   forward pass ([`QNetwork::q_values`]). With N = 1 it is `act`, whose single-observation
+///   forward pass ([`QNetwork::q_values_one`]) may round differently from the batched one in
+///   the last bits, so a near-tie between two actions can break differently with N = 1 and
+///   N > 1;
+/// - every transition is stored, in sub-environment order ([`observe_env`](Agent::observe_env));
+///   with `n_step > 1` each sub-environment has its own n-step window;
+/// - `learning_starts`, the exploration schedule, `value_bounds`' rewards and the environment
+///   steps of the report count every transition (N per vector step);
+/// - [`TrainFrequency::Steps`]`(n)`: `gradient_steps` gradient steps every `n` vector steps
+///   (SB3's `train_freq = (n, "step")` counts calls of `env.step`);
+///   [`TrainFrequency::Episodes`] is refused with N > 1, as SB3 refuses episodic training with
+///   several environments;
+/// - [`TargetUpdate::Hard`]`{ every }`: a copy every `max(every / N, 1)` vector steps (SB3
+///   divides `target_update_interval` by `n_envs` the same way); Polyak updates follow every
+///   gradient step as with one environment.
+///
+/// With N = 1 each of these is the one-environment rule, so a vector run of one environment is
+/// [`train`](crate::train)'s run bit for bit.
+///
 /// # Examples
 /// ```
 /// use deepq::{Agent, CartPole, DqnAgent, DqnConfig, Env};
@@ -706,8 +737,12 @@ pub struct DqnAgent<N: QNetwork + Clone = Mlp, M: Memory = Box<dyn Memory>> {
     pub(super) batch: Batch,
     pub(super) targets: Array1<f32>,
     pub(super) q_one: Vec<f32>,
-    /// The steps of the current episode not yet stored as n-step transitions.
+    /// The steps of the current episode not yet stored as n-step transitions (of
+    /// sub-environment 0, the only one outside vector training).
     pub(super) window: NStepWindow,
+    /// The same for sub-environments 1 and up of a vector environment, made on their first
+    /// transition.
+    pub(super) extra_windows: BTreeMap<usize, NStepWindow>,
     /// `gamma^k` for `k` in `0..=n_step`.
     pub(super) discounts: Vec<f32>,
     /// The smallest and largest reward observed (`+inf` and `-inf` before the first).
@@ -818,6 +853,7 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
             targets: Array1::zeros(config.batch_size),
             q_one: vec![0.0; num_actions],
             window: NStepWindow::new(config.n_step, observation_dim, config.gamma),
+            extra_windows: BTreeMap::new(),
             discounts: discount_powers(config.gamma, config.n_step),
             reward_range: (f32::INFINITY, f32::NEG_INFINITY),
             config,
@@ -991,7 +1027,7 @@ impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
         }
     }
 
-    fn check_observation(
+    pub(super) fn check_observation(
         &self,
         what: &'static str,
         observation: ArrayView1<'_, f32>,
@@ -1118,6 +1154,51 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
     }
 
     fn observe(&mut self, t: Transition<'_>) -> Result<()> {
+        self.observe_in(0, t)
+    }
+
+    fn learn(&mut self, rng: &mut dyn RngCore) -> Result<Option<LearnStats>> {
+        self.learn_with(1, rng)
+    }
+
+    /// One batched forward pass for the rows that exploit (one row: [`act`](Agent::act)); see
+    /// [`DqnAgent`]'s section on vector environments.
+    fn act_batch(
+        &mut self,
+        observations: ArrayView2<'_, f32>,
+        rng: &mut dyn RngCore,
+        actions: &mut [usize],
+    ) -> Result<()> {
+        self.act_batch_exploring(observations, rng, actions)
+    }
+
+    /// With `n_step > 1`, each sub-environment's steps go through a window of their own.
+    fn observe_env(&mut self, env: usize, transition: Transition<'_>) -> Result<()> {
+        self.observe_in(env, transition)
+    }
+
+    /// See [`DqnAgent`]'s section on vector environments for how the schedules count.
+    fn learn_vec(&mut self, num_envs: usize, rng: &mut dyn RngCore) -> Result<Option<LearnStats>> {
+        self.learn_vec_step(num_envs, rng)
+    }
+
+    /// Refuses 0, and more than 1 with [`TrainFrequency::Episodes`] (as Stable-Baselines3).
+    fn check_num_envs(&self, num_envs: usize) -> Result<()> {
+        self.check_vec_envs(num_envs)
+    }
+
+    fn epsilon(&self) -> f32 {
+        self.epsilon
+    }
+
+    fn learning_rate(&self) -> Option<f32> {
+        Some(self.scheduled_learning_rate())
+    }
+}
+
+impl<N: QNetwork + Clone, M: Memory> DqnAgent<N, M> {
+    /// [`Agent::observe`] of a step of sub-environment `env` (0 outside vector training).
+    fn observe_in(&mut self, env: usize, t: Transition<'_>) -> Result<()> {
         if t.action >= self.num_actions {
             return Err(Error::InvalidAction { action: t.action, num_actions: self.num_actions });
         }
@@ -1133,7 +1214,13 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
                     value: f64::from(t.reward),
                 });
             }
-            self.window.push(&Transition { terminated, ..t }, &mut self.memory)?;
+            let window = if env == 0 {
+                &mut self.window
+            } else {
+                let (n, dim, gamma) = (self.config.n_step, self.observation_dim, self.config.gamma);
+                self.extra_windows.entry(env).or_insert_with(|| NStepWindow::new(n, dim, gamma))
+            };
+            window.push(&Transition { terminated, ..t }, &mut self.memory)?;
         }
         self.reward_range = (self.reward_range.0.min(t.reward), self.reward_range.1.max(t.reward));
         self.env_steps += 1;
@@ -1145,7 +1232,15 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
         Ok(())
     }
 
-    fn learn(&mut self, rng: &mut dyn RngCore) -> Result<Option<LearnStats>> {
+    /// [`Agent::learn`] after a step of `num_envs` sub-environments (1 outside vector training,
+    /// where it is `learn` exactly): training is due every `n` vector steps for
+    /// [`TrainFrequency::Steps`]`(n)`, a hard target copy every `max(every / num_envs, 1)`
+    /// vector steps.
+    pub(super) fn learn_with(
+        &mut self,
+        num_envs: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<Option<LearnStats>> {
         if self.learned_at_step == Some(self.env_steps) {
             return Ok(None);
         }
@@ -1155,7 +1250,7 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
             return Ok(None);
         }
         let due = match self.config.train_frequency {
-            TrainFrequency::Steps(n) => self.env_steps.is_multiple_of(n),
+            TrainFrequency::Steps(n) => steps_due(self.env_steps, num_envs, n),
             TrainFrequency::Episodes(n) => episode_ended && self.episodes.is_multiple_of(n),
         };
         let mut stats = None;
@@ -1175,18 +1270,10 @@ impl<N: QNetwork + Clone, M: Memory> Agent for DqnAgent<N, M> {
         }
         if let (TargetUpdate::Hard { every }, Some(target)) =
             (self.config.target_update, self.target.as_mut())
-            && self.env_steps.is_multiple_of(every)
+            && steps_due(self.env_steps, num_envs, (every / num_envs).max(1))
         {
             target.update_from(&self.online, 1.0)?;
         }
         Ok(stats)
-    }
-
-    fn epsilon(&self) -> f32 {
-        self.epsilon
-    }
-
-    fn learning_rate(&self) -> Option<f32> {
-        Some(self.scheduled_learning_rate())
     }
 }

@@ -251,6 +251,20 @@ impl<M: Memory> DqnAgent<Mlp, M> {
         }
         if self.config.n_step > 1 {
             self.window.save_state(&key("n_step."), dict)?;
+            // The windows of sub-environments 1 and up of a vector run that hold steps.
+            let held: Vec<u64> = self
+                .extra_windows
+                .iter()
+                .filter(|(_, w)| !w.is_empty())
+                .map(|(&i, _)| i as u64)
+                .collect();
+            if !held.is_empty() {
+                dict.insert_u64(key("n_step.envs"), &[held.len()], held.clone())?;
+                for i in held {
+                    self.extra_windows[&(i as usize)]
+                        .save_state(&key(&format!("n_step.env{i}.")), dict)?;
+                }
+            }
         }
         Ok(())
     }
@@ -305,6 +319,24 @@ impl DqnAgent {
         agent.learned_at_step = dict.parse_option(&key("learned_at_step"))?;
         agent.episode_ended = dict.parse(&key("episode_ended"))?;
         agent.window = agent.window.load_state(&key("n_step."), dict, num_actions)?;
+        let envs_key = key("n_step.envs");
+        if agent.config.n_step > 1 && dict.tensors().contains_key(&envs_key) {
+            let k = dict.shape(&envs_key)?.first().copied().unwrap_or(0);
+            let mut previous = 0u64;
+            for &i in dict.u64(&envs_key, &[k])? {
+                if i <= previous || usize::try_from(i).is_err() {
+                    return Err(invalid(format!(
+                        "{envs_key} is not an increasing list of sub-environments from 1: {i} \
+                         after {previous}"
+                    )));
+                }
+                previous = i;
+                let prefix = key(&format!("n_step.env{i}."));
+                dict.get(&format!("{prefix}len"))?; // listed, so it must be there
+                let window = agent.window.load_state(&prefix, dict, num_actions)?;
+                agent.extra_windows.insert(i as usize, window);
+            }
+        }
         if dict.metadata().contains_key(&key("reward_range.min")) {
             let low: f32 = dict.parse(&key("reward_range.min"))?;
             let high: f32 = dict.parse(&key("reward_range.max"))?;

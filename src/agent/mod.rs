@@ -3,6 +3,7 @@
 mod dqn;
 #[cfg(feature = "safetensors")]
 mod dqn_state;
+mod dqn_vec;
 mod n_step;
 
 pub use dqn::{
@@ -11,9 +12,10 @@ pub use dqn::{
 };
 pub use n_step::MAX_N_STEP;
 
-use ndarray::ArrayView1;
+use ndarray::{ArrayView1, ArrayView2};
 use rand::RngCore;
 
+use crate::error::Error;
 use crate::{Result, Transition};
 
 /// What one call of [`Agent::learn`] did when it updated the agent.
@@ -36,6 +38,14 @@ pub struct LearnStats {
 /// the resulting transition, then [`learn`](Agent::learn), which updates the agent when its
 /// schedule says so. [`greedy_action`](Agent::greedy_action) is the exploitation-only policy
 /// used for evaluation.
+///
+/// Over a [`VecEnv`](crate::VecEnv) of N sub-environments
+/// ([`train_vec`](crate::train_vec)), each vector step calls the vector forms instead:
+/// [`act_batch`](Agent::act_batch) on the N observations, the vector step,
+/// [`observe_env`](Agent::observe_env) for each sub-environment's transition in index order,
+/// then [`learn_vec`](Agent::learn_vec) once. Their provided implementations call the one-step
+/// methods, and with N = 1 they are those methods, so that [`train`](crate::train) is the one
+/// loop with one environment.
 ///
 /// The trait is object-safe: the training loop takes `&mut dyn Agent`.
 pub trait Agent {
@@ -94,6 +104,73 @@ pub trait Agent {
     /// An error if the update cannot be made (for example a non-finite loss).
     fn learn(&mut self, rng: &mut dyn RngCore) -> Result<Option<LearnStats>>;
 
+    /// Actions for a batch of observations (row `i` for sub-environment `i` of a vector
+    /// environment) under the exploring policy, into `actions`. The provided method calls
+    /// [`act`](Agent::act) on each row in order (so the random draws are those of N calls of
+    /// `act`); [`DqnAgent`] takes one batched forward pass.
+    ///
+    /// # Shapes
+    /// `observations`: `[n, observation_dim]`; `actions`: `[n]`.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `actions` does not have a slot per row; the errors of
+    /// [`act`](Agent::act).
+    fn act_batch(
+        &mut self,
+        observations: ArrayView2<'_, f32>,
+        rng: &mut dyn RngCore,
+        actions: &mut [usize],
+    ) -> Result<()> {
+        check_batch(observations.nrows(), actions.len())?;
+        for (observation, action) in observations.rows().into_iter().zip(actions.iter_mut()) {
+            *action = self.act(observation, rng)?;
+        }
+        Ok(())
+    }
+
+    /// Records the transition of sub-environment `env` of a vector environment (the index lets
+    /// an agent keep per-episode state, such as [`DqnAgent`]'s n-step window, for each
+    /// sub-environment). The provided method calls [`observe`](Agent::observe); for `env = 0`
+    /// it must be `observe`.
+    ///
+    /// # Errors
+    /// As [`observe`](Agent::observe).
+    fn observe_env(&mut self, env: usize, transition: Transition<'_>) -> Result<()> {
+        let _ = env;
+        self.observe(transition)
+    }
+
+    /// [`learn`](Agent::learn) after one step of a vector environment of `num_envs`
+    /// sub-environments (whose `num_envs` transitions were observed): an agent whose schedule
+    /// counts environment steps counts vector steps here where Stable-Baselines3 does (see
+    /// [`DqnAgent`]'s). The provided method calls [`learn`](Agent::learn); with `num_envs = 1`
+    /// it must be `learn`.
+    ///
+    /// # Errors
+    /// As [`learn`](Agent::learn).
+    fn learn_vec(&mut self, num_envs: usize, rng: &mut dyn RngCore) -> Result<Option<LearnStats>> {
+        let _ = num_envs;
+        self.learn(rng)
+    }
+
+    /// Refuses a number of sub-environments the agent cannot train with, before anything
+    /// runs ([`train_vec`](crate::train_vec) calls it first). The provided method accepts every
+    /// number from 1.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for 0; an agent's own rules (for [`DqnAgent`]: see its
+    /// [`learn_vec`](Agent::learn_vec)).
+    fn check_num_envs(&self, num_envs: usize) -> Result<()> {
+        if num_envs == 0 {
+            return Err(Error::InvalidArgument {
+                what: "num_envs",
+                value: "0".into(),
+                rule: "training needs at least 1 environment",
+            });
+        }
+        Ok(())
+    }
+
     /// The current exploration rate (0 for an agent that does not explore at random).
     fn epsilon(&self) -> f32 {
         0.0
@@ -104,4 +181,16 @@ pub trait Agent {
     fn learning_rate(&self) -> Option<f32> {
         None
     }
+}
+
+/// Refuses a batch of observations without an action slot per row.
+pub(crate) fn check_batch(rows: usize, actions: usize) -> Result<()> {
+    if rows != actions {
+        return Err(Error::LengthMismatch {
+            what: "observations vs actions",
+            left: rows,
+            right: actions,
+        });
+    }
+    Ok(())
 }

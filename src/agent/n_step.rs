@@ -62,6 +62,11 @@ impl NStepWindow {
         }
     }
 
+    /// Whether no step is held (a window in this state is a new one).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     fn slot(&self, i: usize) -> usize {
         (self.start + i) % self.n
     }

@@ -1,4 +1,5 @@
-//! Environments: the [`Env`] trait, its [`Step`] result, [`CartPole`] and [`check_env`].
+//! Environments: the [`Env`] trait, its [`Step`] result, [`CartPole`] and [`check_env`]; the
+//! [`VecEnv`] trait of N environments stepped together and its two implementations.
 
 mod acrobot;
 mod acrobot_render;
@@ -10,6 +11,9 @@ mod mountain_car_render;
 mod numpy_trig;
 mod render;
 mod time_limit;
+mod vec_env;
+mod vec_env_sequential;
+mod vec_env_threaded;
 
 pub use acrobot::{Acrobot, AcrobotConfig};
 pub use cartpole::{CartPole, CartPoleConfig};
@@ -17,6 +21,9 @@ pub use check::{CheckConfig, check_env};
 pub use mountain_car::{MountainCar, MountainCarConfig};
 pub use render::Frame;
 pub use time_limit::TimeLimit;
+pub use vec_env::{VecEnv, VecStep};
+pub use vec_env_sequential::SequentialVecEnv;
+pub use vec_env_threaded::ThreadedVecEnv;
 
 use ndarray::Array1;
 use rand::RngCore;

@@ -182,8 +182,22 @@ fn save_progress(p: &Progress, dict: &mut StateDict) -> Result<()> {
     dict.set("progress.env_steps", p.env_steps);
     dict.set("progress.gradient_steps", p.gradient_steps);
     dict.set("progress.stop_reason", stop_text(&p.stop_reason));
-    dict.set_option("progress.cut_episode.return", p.cut_episode.map(|c| c.partial_return));
-    dict.set_option("progress.cut_episode.length", p.cut_episode.map(|c| c.length));
+    let first_cut = p.cut_episodes.first();
+    dict.set_option("progress.cut_episode.return", first_cut.map(|c| c.partial_return));
+    dict.set_option("progress.cut_episode.length", first_cut.map(|c| c.length));
+    // Every cut episode (more than one only in a vector run); older checkpoints have only the
+    // first.
+    let cuts = &p.cut_episodes;
+    dict.insert_f32(
+        "progress.cut_episodes.returns",
+        &[cuts.len()],
+        cuts.iter().map(|c| c.partial_return).collect(),
+    )?;
+    dict.insert_u64(
+        "progress.cut_episodes.lengths",
+        &[cuts.len()],
+        cuts.iter().map(|c| c.length as u64).collect(),
+    )?;
     let e = &p.evaluations;
     dict.insert_u64(
         "progress.eval.episode",
@@ -254,6 +268,32 @@ fn load_progress(dict: &StateDict) -> Result<Progress> {
         (None, None) => None,
         _ => return Err(invalid("progress.cut_episode is half set".into())),
     };
+    let cut_episodes = if dict.tensors().contains_key("progress.cut_episodes.returns") {
+        let k = dict.shape("progress.cut_episodes.returns")?.first().copied().unwrap_or(0);
+        let returns = dict.f32("progress.cut_episodes.returns", &[k])?;
+        let lengths = to_usize(
+            "progress.cut_episodes.lengths",
+            dict.u64("progress.cut_episodes.lengths", &[k])?,
+        )?;
+        let cuts: Vec<CutEpisode> = returns
+            .iter()
+            .zip(lengths)
+            .map(|(&partial_return, length)| CutEpisode { partial_return, length })
+            .collect();
+        if cuts.iter().any(|c| !c.partial_return.is_finite() || c.length == 0) {
+            return Err(invalid(
+                "progress.cut_episodes holds a non-finite return or a length 0".into(),
+            ));
+        }
+        if cuts.first() != cut_episode.as_ref() {
+            return Err(invalid(
+                "progress.cut_episode is not the first of progress.cut_episodes".into(),
+            ));
+        }
+        cuts
+    } else {
+        cut_episode.into_iter().collect()
+    };
     let k = dict.shape("progress.eval.episode")?.first().copied().unwrap_or(0);
     let episodes = to_usize("progress.eval.episode", dict.u64("progress.eval.episode", &[k])?)?;
     let env_steps =
@@ -317,7 +357,7 @@ fn load_progress(dict: &StateDict) -> Result<Progress> {
         env_steps: dict.parse("progress.env_steps")?,
         gradient_steps: dict.parse("progress.gradient_steps")?,
         stop_reason: stop_from(dict.get("progress.stop_reason")?)?,
-        cut_episode,
+        cut_episodes,
         evaluations,
         best_evaluation,
     })

@@ -6,6 +6,7 @@ mod checkpoint;
 mod config;
 mod evaluate;
 mod logger;
+mod run;
 mod trainer;
 
 pub use config::{DEFAULT_MAX_EPISODE_STEPS, EvalConfig, Interval, TrainConfig};
@@ -15,13 +16,11 @@ pub use trainer::Trainer;
 
 use std::ops::ControlFlow;
 
-use ndarray::ArrayView1;
 use rand::RngCore;
 
 use crate::agent::Agent;
-use crate::env::{Env, copy_observation};
+use crate::env::{Env, VecEnv};
 use crate::error::{Error, Result};
-use crate::memory::Transition;
 use crate::policy::Policy;
 
 /// What happened in one training episode, handed to the observer of [`train`] and
@@ -114,8 +113,17 @@ pub struct TrainReport {
     pub gradient_steps: usize,
     /// Why training stopped.
     pub stop_reason: StopReason,
-    /// The episode the step budget cut, if it cut one.
+    /// The episode the step budget cut, if it cut one: the first of
+    /// [`cut_episodes`](TrainReport::cut_episodes).
     pub cut_episode: Option<CutEpisode>,
+    /// Every episode the last call stopped while it was running (not counted: not in
+    /// `returns`, not in the solve rule, not handed to the observer; its transitions are in the
+    /// memory). With one environment only the step budget cuts, at most one episode. In a
+    /// vector run every stop leaves the other sub-environments' episodes running: they are all
+    /// here, in sub-environment order, whatever stopped training (a budget, the solve rule or
+    /// the observer), including those that ended in the stopping vector step after the episode
+    /// that stopped it.
+    pub cut_episodes: Vec<CutEpisode>,
     /// Every evaluation during training, in order.
     pub evaluations: Vec<Evaluation>,
     /// The index in `evaluations` of the best one (the highest mean return, the earliest on
@@ -147,7 +155,8 @@ pub(crate) struct Progress {
     pub(crate) env_steps: usize,
     pub(crate) gradient_steps: usize,
     pub(crate) stop_reason: Option<StopReason>,
-    pub(crate) cut_episode: Option<CutEpisode>,
+    /// The episodes the last call cut (see [`TrainReport::cut_episodes`]).
+    pub(crate) cut_episodes: Vec<CutEpisode>,
     pub(crate) evaluations: Vec<Evaluation>,
     pub(crate) best_evaluation: Option<usize>,
 }
@@ -162,7 +171,7 @@ impl Progress {
             env_steps: 0,
             gradient_steps: 0,
             stop_reason: None,
-            cut_episode: None,
+            cut_episodes: Vec::new(),
             evaluations: Vec::new(),
             best_evaluation: None,
         }
@@ -176,7 +185,8 @@ impl Progress {
             env_steps: self.env_steps,
             gradient_steps: self.gradient_steps,
             stop_reason: self.stop_reason.clone().unwrap_or(StopReason::EpisodeBudget),
-            cut_episode: self.cut_episode,
+            cut_episode: self.cut_episodes.first().copied(),
+            cut_episodes: self.cut_episodes.clone(),
             evaluations: self.evaluations.clone(),
             best_evaluation: self.best_evaluation,
         }
@@ -185,9 +195,18 @@ impl Progress {
 
 /// Refuses an agent and an environment that disagree on the sizes.
 pub(crate) fn check_dimensions(agent: &dyn Agent, env: &dyn Env) -> Result<()> {
+    check_sizes(agent, env.observation_dim(), env.num_actions())
+}
+
+/// Refuses an agent whose sizes are not an environment's `observation_dim` and `num_actions`.
+pub(crate) fn check_sizes(
+    agent: &dyn Agent,
+    observation_dim: usize,
+    num_actions: usize,
+) -> Result<()> {
     let pairs = [
-        ("observation_dim", agent.observation_dim(), env.observation_dim()),
-        ("num_actions", agent.num_actions(), env.num_actions()),
+        ("observation_dim", agent.observation_dim(), observation_dim),
+        ("num_actions", agent.num_actions(), num_actions),
     ];
     for (what, agent, env) in pairs {
         if agent != env {
@@ -205,155 +224,6 @@ pub(crate) struct EvalSetup<'a, A: ?Sized> {
     pub(crate) snapshot: &'a dyn Fn(&A) -> Policy,
     /// Where the best policy goes.
     pub(crate) best: &'a mut Option<Policy>,
-}
-
-/// The loop shared by [`train`] and [`Trainer::train`]: runs episodes until a budget is spent,
-/// the task is solved or the observer breaks, updating `progress`.
-pub(crate) fn run<A: Agent + AsDynAgent + ?Sized>(
-    agent: &mut A,
-    env: &mut dyn Env,
-    config: &TrainConfig,
-    rng: &mut dyn RngCore,
-    mut eval: Option<EvalSetup<'_, A>>,
-    progress: &mut Progress,
-    observer: &mut dyn FnMut(&EpisodeStats) -> ControlFlow<()>,
-) -> Result<()> {
-    config.validate()?;
-    check_dimensions(agent.as_dyn(), &*env)?;
-    if let Some(setup) = &eval {
-        check_dimensions(agent.as_dyn(), &*setup.env)?;
-    }
-    if config.eval.is_some() && eval.is_none() {
-        return Err(Error::invalid_config(
-            "eval",
-            "Some",
-            "evaluation needs an evaluation environment: use Trainer::train with one",
-        ));
-    }
-    progress.cut_episode = None;
-    if config.stop_when_solved && progress.solved_at.is_some() {
-        progress.stop_reason = Some(StopReason::Solved);
-        return Ok(());
-    }
-    // Two observation buffers, swapped after every step: no allocation per step.
-    let dim = env.observation_dim();
-    let (mut observation, mut next) = (vec![0.0f32; dim], vec![0.0f32; dim]);
-    loop {
-        if config.episodes.is_some_and(|n| progress.returns.len() >= n) {
-            progress.stop_reason = Some(StopReason::EpisodeBudget);
-            return Ok(());
-        }
-        if config.max_env_steps.is_some_and(|n| progress.env_steps >= n) {
-            progress.stop_reason = Some(StopReason::StepBudget);
-            return Ok(());
-        }
-        let episode = progress.returns.len() + 1;
-        let steps_before = progress.env_steps;
-        copy_observation("observation returned by reset", &env.reset(rng), &mut observation)?;
-        let (mut episode_return, mut length) = (0.0f32, 0usize);
-        let (mut loss_sum, mut q_sum, mut updates) = (0.0f64, 0.0f64, 0usize);
-        let terminated = loop {
-            if length == config.max_episode_steps {
-                return Err(Error::EpisodeTooLong { episode, max_steps: config.max_episode_steps });
-            }
-            let action = agent.act(ArrayView1::from(&observation[..]), rng)?;
-            let step = env.step_into(action, &mut next)?;
-            agent.observe(Transition {
-                observation: ArrayView1::from(&observation[..]),
-                action,
-                reward: step.reward,
-                next_observation: ArrayView1::from(&next[..]),
-                terminated: step.terminated,
-                truncated: step.truncated,
-            })?;
-            if let Some(stats) = agent.learn(rng)? {
-                let n = stats.gradient_steps as f64;
-                loss_sum += f64::from(stats.loss) * n;
-                q_sum += f64::from(stats.mean_q) * n;
-                updates += stats.gradient_steps;
-                progress.gradient_steps += stats.gradient_steps;
-            }
-            episode_return += step.reward;
-            length += 1;
-            progress.env_steps += 1;
-            if step.terminated || step.truncated {
-                break step.terminated;
-            }
-            if config.max_env_steps.is_some_and(|n| progress.env_steps >= n) {
-                progress.cut_episode = Some(CutEpisode { partial_return: episode_return, length });
-                progress.stop_reason = Some(StopReason::StepBudget);
-                return Ok(());
-            }
-            std::mem::swap(&mut observation, &mut next);
-        };
-        progress.returns.push(episode_return);
-        progress.lengths.push(length);
-        progress.window_sum += f64::from(episode_return);
-        let window = config.solve_window;
-        let played = progress.returns.len();
-        if played > window {
-            progress.window_sum -= f64::from(progress.returns[played - 1 - window]);
-        }
-        let in_window = played.min(window);
-        let trailing_mean = (progress.window_sum / in_window as f64) as f32;
-        let recent = &progress.lengths[played - in_window..];
-        let trailing_mean_length =
-            (recent.iter().map(|&l| l as f64).sum::<f64>() / in_window as f64) as f32;
-
-        let mut evaluation = None;
-        if let (Some(eval_config), Some(setup)) = (&config.eval, eval.as_mut())
-            && eval_config.every.due(episode, steps_before, progress.env_steps)
-        {
-            let stats = evaluate::evaluate_capped(
-                agent.as_dyn_mut(),
-                &mut *setup.env,
-                eval_config.episodes,
-                config.max_episode_steps,
-                &mut *setup.rng,
-            )?;
-            let best = progress.best_evaluation.map(|i| progress.evaluations[i].stats.mean);
-            let best_so_far = best.is_none_or(|b| stats.mean > b);
-            let record = Evaluation { episode, env_steps: progress.env_steps, stats, best_so_far };
-            if best_so_far {
-                progress.best_evaluation = Some(progress.evaluations.len());
-                if eval_config.keep_best {
-                    *setup.best = Some((setup.snapshot)(agent));
-                }
-            }
-            progress.evaluations.push(record.clone());
-            evaluation = Some(record);
-        }
-
-        let solved_now = progress.solved_at.is_none()
-            && in_window == window
-            && config.reward_threshold.is_some_and(|t| trailing_mean >= t);
-        if solved_now {
-            progress.solved_at = Some(episode);
-        }
-        let flow = observer(&EpisodeStats {
-            episode,
-            episode_return,
-            length,
-            epsilon: agent.epsilon(),
-            loss: (updates > 0).then(|| (loss_sum / updates as f64) as f32),
-            mean_q: (updates > 0).then(|| (q_sum / updates as f64) as f32),
-            learning_rate: agent.learning_rate(),
-            trailing_mean,
-            trailing_mean_length,
-            env_steps: progress.env_steps,
-            gradient_steps: progress.gradient_steps,
-            terminated,
-            evaluation,
-        });
-        if solved_now && config.stop_when_solved {
-            progress.stop_reason = Some(StopReason::Solved);
-            return Ok(());
-        }
-        if flow.is_break() {
-            progress.stop_reason = Some(StopReason::Observer);
-            return Ok(());
-        }
-    }
 }
 
 /// Lets the loop, generic over `A: Agent + ?Sized`, hand the agent on as `&dyn Agent`.
@@ -430,6 +300,65 @@ pub fn train(
     observer: &mut dyn FnMut(&EpisodeStats) -> ControlFlow<()>,
 ) -> Result<TrainReport> {
     let mut progress = Progress::new();
-    run(agent, env, config, rng, None, &mut progress, observer)?;
+    run::run(agent, &mut run::OneEnv(env), config, rng, None, &mut progress, observer)?;
+    Ok(progress.report())
+}
+
+/// [`train`] over a [`VecEnv`] of N sub-environments: each vector step, one
+/// [`Agent::act_batch`] chooses the N actions, the vector environment steps, every transition
+/// goes to [`Agent::observe_env`] in sub-environment order, then [`Agent::learn_vec`] once;
+/// every sub-environment whose episode ended is reset (in index order, from `rng`) before the
+/// next actions. Each finished sub-episode is an episode of the report, counted in the order
+/// the sub-episodes end (within a vector step, in sub-environment order), with its own
+/// [`EpisodeStats`] for the observer, the trailing mean and the solve rule.
+///
+/// Counting is Stable-Baselines3's with `n_envs = N`: a vector step is N environment steps
+/// ([`TrainReport::env_steps`], [`EpisodeStats::env_steps`] and the agent's schedules count
+/// them all), and a step budget stops training at the first vector step that reaches it, so a
+/// run may take up to N - 1 steps more (as SB3's `learn(total_timesteps)`). The agent decides
+/// what a vector step means for its training frequency ([`DqnAgent`](crate::DqnAgent):
+/// `train_frequency` counts vector steps, as SB3's `train_freq`). Each call starts every
+/// sub-environment with a reset; the sub-episodes still running when it returns are cut
+/// ([`TrainReport::cut_episodes`]).
+///
+/// With N = 1 this is [`train`] on the sub-environment, bit for bit: the same random draws in
+/// the same order, so the same weights, returns and losses.
+///
+/// # Errors
+/// As [`train`]; and the agent's [`check_num_envs`](Agent::check_num_envs) (for a
+/// [`DqnAgent`](crate::DqnAgent), a training frequency in episodes with more than one
+/// sub-environment), before anything runs; [`EpisodeTooLong`](Error::EpisodeTooLong) names the
+/// number the running episode would have had.
+///
+/// # Examples
+/// ```no_run
+/// use std::ops::ControlFlow;
+///
+/// use deepq::{CartPole, DqnAgent, DqnConfig, SequentialVecEnv, TrainConfig, VecEnv, train_vec};
+/// use rand::SeedableRng;
+/// use rand_chacha::ChaCha8Rng;
+///
+/// # fn main() -> deepq::Result<()> {
+/// let config = DqnConfig::default().with_gradient_steps(4); // one per environment step
+/// let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+/// let mut envs = SequentialVecEnv::new((0..4).map(|_| CartPole::v0()).collect())?;
+/// let mut agent = DqnAgent::new(config, envs.observation_dim(), envs.num_actions(), &mut rng)?;
+/// let train_config = TrainConfig::default().with_reward_threshold(195.0);
+/// let report = train_vec(&mut agent, &mut envs, &train_config, &mut rng, &mut |_| {
+///     ControlFlow::Continue(())
+/// })?;
+/// println!("solved at episode {:?} after {} steps", report.solved_at, report.env_steps);
+/// # Ok(())
+/// # }
+/// ```
+pub fn train_vec(
+    agent: &mut dyn Agent,
+    env: &mut dyn VecEnv,
+    config: &TrainConfig,
+    rng: &mut dyn RngCore,
+    observer: &mut dyn FnMut(&EpisodeStats) -> ControlFlow<()>,
+) -> Result<TrainReport> {
+    let mut progress = Progress::new();
+    run::run(agent, env, config, rng, None, &mut progress, observer)?;
     Ok(progress.report())
 }

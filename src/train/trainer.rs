@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{EpisodeStats, EvalSetup, EvalStats, Progress, StopReason, TrainConfig, TrainReport};
 use crate::agent::{DqnAgent, DqnConfig};
-use crate::env::Env;
+use crate::env::{Env, VecEnv};
 use crate::error::Result;
 use crate::policy::Policy;
 
@@ -45,6 +45,10 @@ pub(crate) const EVAL_STREAM: u64 = 1;
 /// [`Env`] that keeps its contract (all randomness from the RNG given to `reset`) needs nothing
 /// more. An episode cut by the step budget is not continued after a load: the next call starts
 /// a new episode, as it would without the checkpoint.
+///
+/// A vector run ([`train_vec`](Trainer::train_vec)) is checkpointed the same way, between two
+/// calls: each call starts its sub-environments with a reset, and the agent's n-step window of
+/// every sub-environment is in the checkpoint.
 ///
 /// Only the default agent (an [`Mlp`](crate::Mlp) with the memory its config asks for) can be
 /// checkpointed; use [`train`](crate::train) with an agent of your own.
@@ -136,6 +140,41 @@ impl Trainer {
         eval_env: Option<&mut dyn Env>,
         observer: &mut dyn FnMut(&EpisodeStats) -> ControlFlow<()>,
     ) -> Result<TrainReport> {
+        self.run(&mut super::run::OneEnv(env), eval_env, observer)
+    }
+
+    /// [`train`](Trainer::train) over a [`VecEnv`] of N sub-environments: one batched action
+    /// selection for the N copies, every transition to the memory in sub-environment order,
+    /// each finished sub-episode an episode of the run (returns, trailing mean, solve rule,
+    /// evaluation, observer), counted as Stable-Baselines3 counts with `n_envs = N` (see
+    /// [`train_vec`](crate::train_vec) and [`DqnAgent`]'s section on vector environments).
+    /// With N = 1 it is [`train`](Trainer::train) on the sub-environment, bit for bit.
+    ///
+    /// Each call starts every sub-environment with a reset, and the sub-episodes still running
+    /// when it returns are cut ([`TrainReport::cut_episodes`]), so nothing of the vector
+    /// environment lives between calls: a run saved between two calls ([`save`](Trainer::save);
+    /// the agent's n-step windows of every sub-environment included) and loaded again goes on
+    /// with `train_vec` exactly as the uninterrupted run, given a vector environment of the same
+    /// sub-environments. Calls may mix `train` and `train_vec` and change N; each is then its
+    /// own run of what it is given.
+    ///
+    /// # Errors
+    /// As [`train`](Trainer::train) and [`train_vec`](crate::train_vec).
+    pub fn train_vec(
+        &mut self,
+        env: &mut dyn VecEnv,
+        eval_env: Option<&mut dyn Env>,
+        observer: &mut dyn FnMut(&EpisodeStats) -> ControlFlow<()>,
+    ) -> Result<TrainReport> {
+        self.run(env, eval_env, observer)
+    }
+
+    fn run(
+        &mut self,
+        env: &mut dyn VecEnv,
+        eval_env: Option<&mut dyn Env>,
+        observer: &mut dyn FnMut(&EpisodeStats) -> ControlFlow<()>,
+    ) -> Result<TrainReport> {
         let snapshot = |agent: &DqnAgent| Policy::from_agent(agent);
         let eval = eval_env.map(|env| EvalSetup {
             env,
@@ -143,7 +182,7 @@ impl Trainer {
             snapshot: &snapshot,
             best: &mut self.best,
         });
-        let result = super::run(
+        let result = super::run::run(
             &mut self.agent,
             env,
             &self.config,
