@@ -15,10 +15,11 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Every example (`examples/*.rs`).
-const EXAMPLES: [&str; 10] = [
+const EXAMPLES: [&str; 11] = [
     "bench_report",
     "custom_env",
     "dqn_cartpole",
+    "dqn_cartpole_vec",
     "hypertune",
     "print_default_config",
     "render_frame",
@@ -80,6 +81,22 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_list_is_every_example_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let stem = path.file_stem()?.to_str()?.to_string();
+            // examples/zz_*.rs are ignored scratch files (.gitignore).
+            (path.extension()? == "rs" && !stem.starts_with("zz_")).then_some(stem)
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files, EXAMPLES, "EXAMPLES must list every examples/*.rs");
 }
 
 #[test]
