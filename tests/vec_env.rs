@@ -390,34 +390,38 @@ fn a_reset_of_the_wrong_length_is_an_error() {
     }
 }
 
+/// Sub-environment 0 is in the worker's chunk, 2 in the calling thread's (4 sub-environments on
+/// 2 threads).
 #[test]
-fn a_panicking_sub_environment_in_a_worker_is_an_error_for_good() {
-    let envs = faulty(4, |i, env| env.panic_at = (i == 2).then_some(3));
-    let mut env = ThreadedVecEnv::new(envs, 2).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let mut obs = Array2::zeros((4, 3));
-    let mut infos = vec![StepInfo { reward: 0.0, terminated: false, truncated: false }; 4];
-    env.reset(&mut rng, obs.view_mut()).unwrap();
-    for _ in 0..2 {
-        env.step(&[1; 4], obs.view_mut(), &mut infos).unwrap();
-    }
-    let e = env.step(&[1; 4], obs.view_mut(), &mut infos).unwrap_err();
-    match &e {
-        Error::SubEnvPanicked { index: 2, message } => {
-            assert!(message.contains("panics at step 3"))
+fn a_panicking_sub_environment_is_an_error_for_good_on_either_thread() {
+    for bad in [0, 2] {
+        let envs = faulty(4, |i, env| env.panic_at = (i == bad).then_some(3));
+        let mut env = ThreadedVecEnv::new(envs, 2).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut obs = Array2::zeros((4, 3));
+        let mut infos = vec![StepInfo { reward: 0.0, terminated: false, truncated: false }; 4];
+        env.reset(&mut rng, obs.view_mut()).unwrap();
+        for _ in 0..2 {
+            env.step(&[1; 4], obs.view_mut(), &mut infos).unwrap();
         }
-        other => panic!("expected SubEnvPanicked for sub-environment 2, got {other:?}"),
+        let e = env.step(&[1; 4], obs.view_mut(), &mut infos).unwrap_err();
+        match &e {
+            Error::SubEnvPanicked { index, message } if *index == bad => {
+                assert!(message.contains("panics at step 3"))
+            }
+            other => panic!("expected SubEnvPanicked for sub-environment {bad}, got {other:?}"),
+        }
+        // Unusable from then on, and it says why.
+        assert!(matches!(
+            env.step(&[1; 4], obs.view_mut(), &mut infos),
+            Err(Error::SubEnvPanicked { index, .. }) if index == bad
+        ));
+        assert!(matches!(
+            env.reset(&mut rng, obs.view_mut()),
+            Err(Error::SubEnvPanicked { index, .. }) if index == bad
+        ));
+        drop(env); // joins the workers: no hang
     }
-    // Unusable from then on, and it says why.
-    assert!(matches!(
-        env.step(&[1; 4], obs.view_mut(), &mut infos),
-        Err(Error::SubEnvPanicked { index: 2, .. })
-    ));
-    assert!(matches!(
-        env.reset(&mut rng, obs.view_mut()),
-        Err(Error::SubEnvPanicked { index: 2, .. })
-    ));
-    drop(env); // joins the workers: no hang
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
 use ndarray::{ArrayView1, ArrayViewMut2};
@@ -20,9 +20,11 @@ use crate::error::{Error, Result};
 /// use a [`SequentialVecEnv`] for those (`cargo bench --bench vec_env` compares the two).
 ///
 /// The sub-environments are split into `threads` contiguous chunks (the first
-/// `num_envs % threads` one larger), one per worker thread. A step sends each worker its chunk
-/// and its actions, the workers step their sub-environments in index order, and the call
-/// returns when all are back. Between calls the sub-environments are on the calling thread:
+/// `num_envs % threads` one larger), one per thread: the last chunk is stepped on the calling
+/// thread and each other one on a worker thread of its own, so `threads` threads run at once
+/// and none waits idle for the others while holding a core. A step sends each worker its chunk
+/// and its actions, steps the last chunk, the workers step their sub-environments in index
+/// order, and the call returns when all are back. Between calls the sub-environments are on the calling thread:
 /// resets run there, one after another in index order, drawing from the one RNG given to the
 /// call (so resets are not parallel). The results are the same bit for bit as a
 /// [`SequentialVecEnv`]'s, whatever the number of threads.
@@ -112,6 +114,8 @@ struct Worker<E> {
     /// The index of the chunk's first sub-environment.
     first: usize,
     len: usize,
+    /// The chunk is stepped on the calling thread (the last one): no thread, no channels.
+    inline: bool,
     /// The chunk when it is on the calling thread (always, between calls, unless the worker
     /// was lost with it).
     job: Option<Job<E>>,
@@ -121,8 +125,10 @@ struct Worker<E> {
 }
 
 impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
-    /// A vector environment of `envs` stepped on `threads` worker threads (sub-environment `i`
-    /// being `envs[i]`), which it starts. None is reset: call [`VecEnv::reset`] first.
+    /// A vector environment of `envs` stepped on `threads` threads (sub-environment `i` being
+    /// `envs[i]`): the calling thread and `threads - 1` worker threads, which it starts (with
+    /// `threads` 1 it steps like a [`SequentialVecEnv`](crate::SequentialVecEnv)). None is
+    /// reset: call [`VecEnv::reset`] first.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty `envs`, sub-environments that differ in
@@ -146,7 +152,11 @@ impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
         for w in 0..threads {
             let len = num_envs / threads + usize::from(w < num_envs % threads);
             let chunk: Vec<E> = envs.by_ref().take(len).collect();
-            workers.push(Worker::start(w, first, chunk, observation_dim)?);
+            workers.push(if w + 1 == threads {
+                Worker::inline(first, chunk, observation_dim)
+            } else {
+                Worker::start(w, first, chunk, observation_dim)?
+            });
             first += len;
         }
         let episodes = Episodes::new(num_envs, observation_dim, num_actions);
@@ -165,7 +175,7 @@ impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
         Self::new(envs, threads)
     }
 
-    /// The number of worker threads.
+    /// The number of threads that step it: the calling one and the workers.
     pub fn threads(&self) -> usize {
         self.workers.len()
     }
@@ -201,20 +211,24 @@ impl<E: Env + Send + 'static> ThreadedVecEnv<E> {
 
 impl<E: Env + Send + 'static> Worker<E> {
     fn start(index: usize, first: usize, envs: Vec<E>, observation_dim: usize) -> Result<Self> {
-        let len = envs.len();
         let (jobs, inbox) = channel::<Job<E>>();
         let (outbox, results) = channel::<Job<E>>();
         let handle = std::thread::Builder::new()
             .name(format!("deepq-vec-env-{index}"))
             .spawn(move || work(inbox, outbox))
             .map_err(|e| Error::WorkerFailed { worker: index, message: e.to_string() })?;
-        let job = Job {
-            envs,
-            actions: vec![0; len],
-            observations: vec![0.0; len * observation_dim],
-            outcomes: (0..len).map(|_| Outcome::Stepped(NO_STEP)).collect(),
-        };
-        Ok(Self { first, len, job: Some(job), jobs: Some(jobs), results, handle: Some(handle) })
+        let len = envs.len();
+        let job = Some(Job::new(envs, observation_dim));
+        Ok(Self { first, len, inline: false, job, jobs: Some(jobs), results, handle: Some(handle) })
+    }
+
+    /// The chunk of the calling thread.
+    fn inline(first: usize, envs: Vec<E>, observation_dim: usize) -> Self {
+        let len = envs.len();
+        let job = Some(Job::new(envs, observation_dim));
+        // A receiver whose sender is gone: never read.
+        let (_, results) = channel::<Job<E>>();
+        Self { first, len, inline: true, job, jobs: None, results, handle: None }
     }
 
     /// The worker's panic message once its thread has ended (for a lost worker).
@@ -227,14 +241,25 @@ impl<E: Env + Send + 'static> Worker<E> {
     }
 }
 
-/// The body of a worker thread: steps the chunks it receives until its channel closes.
-fn work<E: Env>(inbox: Receiver<Job<E>>, outbox: Sender<Job<E>>) {
-    while let Ok(mut job) = inbox.recv() {
-        // At least one sub-environment per worker, observations of at least one value.
-        let dim = job.observations.len() / job.envs.len();
-        let rows = job.observations.chunks_exact_mut(dim);
+impl<E: Env> Job<E> {
+    fn new(envs: Vec<E>, observation_dim: usize) -> Self {
+        let len = envs.len();
+        Job {
+            envs,
+            actions: vec![0; len],
+            observations: vec![0.0; len * observation_dim],
+            outcomes: (0..len).map(|_| Outcome::Stepped(NO_STEP)).collect(),
+        }
+    }
+
+    /// Steps every sub-environment of the chunk with its action, in index order; a panic is
+    /// caught and kept as the sub-environment's outcome.
+    fn run(&mut self) {
+        // At least one sub-environment per chunk, observations of at least one value.
+        let dim = self.observations.len() / self.envs.len();
+        let rows = self.observations.chunks_exact_mut(dim);
         for (((env, &action), outcome), row) in
-            job.envs.iter_mut().zip(&job.actions).zip(&mut job.outcomes).zip(rows)
+            self.envs.iter_mut().zip(&self.actions).zip(&mut self.outcomes).zip(rows)
         {
             *outcome = match catch_unwind(AssertUnwindSafe(|| env.step_into(action, row))) {
                 Ok(Ok(info)) => Outcome::Stepped(info),
@@ -242,6 +267,33 @@ fn work<E: Env>(inbox: Receiver<Job<E>>, outbox: Sender<Job<E>>) {
                 Err(payload) => Outcome::Panicked(panic_message(&*payload)),
             };
         }
+    }
+}
+
+/// How long a thread waiting for a chunk polls its channel before it parks. Waking a parked
+/// thread took about 100 us in the VMs this was measured on, more than many steps take; a
+/// vector step follows the last one within microseconds when the environments are stepped in
+/// a loop. Polling costs the waiting thread's core for at most this long.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// The next value on `channel`: polled for up to [`SPIN`], then waited for; `Err` once its
+/// sender is gone.
+fn receive<T>(channel: &Receiver<T>) -> std::result::Result<T, RecvError> {
+    let start = std::time::Instant::now();
+    loop {
+        match channel.try_recv() {
+            Ok(value) => return Ok(value),
+            Err(TryRecvError::Disconnected) => return Err(RecvError),
+            Err(TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
+            Err(TryRecvError::Empty) => return channel.recv(),
+        }
+    }
+}
+
+/// The body of a worker thread: steps the chunks it receives until its channel closes.
+fn work<E: Env>(inbox: Receiver<Job<E>>, outbox: Sender<Job<E>>) {
+    while let Ok(mut job) = receive(&inbox) {
+        job.run();
         if outbox.send(job).is_err() {
             return;
         }
@@ -303,6 +355,9 @@ impl<E: Env + Send + 'static> VecEnv for ThreadedVecEnv<E> {
         // Send every chunk first, so that the workers run at the same time.
         let mut lost = None;
         for (w, worker) in self.workers.iter_mut().enumerate() {
+            if worker.inline {
+                continue;
+            }
             let mut job = worker.job.take().expect("a usable vector environment has its chunks");
             job.actions.copy_from_slice(&actions[worker.first..worker.first + worker.len]);
             let Some(jobs) = &worker.jobs else {
@@ -315,16 +370,26 @@ impl<E: Env + Send + 'static> VecEnv for ThreadedVecEnv<E> {
                 lost.get_or_insert((w, worker.join_message()));
             }
         }
+        // The calling thread's chunk, while the workers step theirs.
+        for worker in self.workers.iter_mut().filter(|w| w.inline) {
+            let job = worker.job.as_mut().expect("the calling thread's chunk is always here");
+            job.actions.copy_from_slice(&actions[worker.first..worker.first + worker.len]);
+            job.run();
+        }
         // Then take every chunk back, in order, before reporting anything.
         let mut first_error = None;
         let mut panicked = None;
         for (w, worker) in self.workers.iter_mut().enumerate() {
-            if worker.job.is_some() {
+            let mut job = if worker.inline {
+                worker.job.take().expect("the calling thread's chunk is always here")
+            } else if worker.job.is_some() {
                 continue; // not sent
-            }
-            let Ok(mut job) = worker.results.recv() else {
-                lost.get_or_insert((w, worker.join_message()));
-                continue;
+            } else {
+                let Ok(job) = receive(&worker.results) else {
+                    lost.get_or_insert((w, worker.join_message()));
+                    continue;
+                };
+                job
             };
             for (k, outcome) in job.outcomes.iter_mut().enumerate() {
                 let i = worker.first + k;
