@@ -22,6 +22,7 @@ pub use mountain_car::{MountainCar, MountainCarConfig};
 pub use render::Frame;
 pub use time_limit::TimeLimit;
 pub use vec_env::{VecEnv, VecStep};
+pub(crate) use vec_env::{reset_row, step_row};
 pub use vec_env_sequential::SequentialVecEnv;
 pub use vec_env_threaded::ThreadedVecEnv;
 

@@ -385,21 +385,10 @@ impl Episodes {
         index: usize,
         env: &mut dyn Env,
         rng: &mut dyn RngCore,
-        mut row: ArrayViewMut1<'_, f32>,
+        row: ArrayViewMut1<'_, f32>,
     ) -> Result<()> {
         self.status[index] = Status::NotStarted;
-        let observation = env.reset(rng);
-        if observation.len() != row.len() {
-            return Err(sub_env(
-                index,
-                Error::ObservationLength {
-                    what: "observation returned by reset",
-                    expected: row.len(),
-                    actual: observation.len(),
-                },
-            ));
-        }
-        row.assign(&observation);
+        reset_row(env, rng, row).map_err(|e| sub_env(index, e))?;
         self.status[index] = Status::Running;
         Ok(())
     }
@@ -422,6 +411,24 @@ impl Episodes {
         }
         Ok(())
     }
+}
+
+/// Resets `env` from `rng` into `row`; an observation of another length is an error.
+pub(crate) fn reset_row(
+    env: &mut dyn Env,
+    rng: &mut dyn RngCore,
+    mut row: ArrayViewMut1<'_, f32>,
+) -> Result<()> {
+    let observation = env.reset(rng);
+    if observation.len() != row.len() {
+        return Err(Error::ObservationLength {
+            what: "observation returned by reset",
+            expected: row.len(),
+            actual: observation.len(),
+        });
+    }
+    row.assign(&observation);
+    Ok(())
 }
 
 /// Steps `env` with `action` into `row`, through `scratch` when the row is not contiguous.

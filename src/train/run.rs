@@ -21,7 +21,7 @@
 
 use std::ops::ControlFlow;
 
-use ndarray::{Array2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{Array2, ArrayViewMut2};
 use rand::RngCore;
 
 use super::{
@@ -29,7 +29,7 @@ use super::{
     check_dimensions, check_sizes, evaluate,
 };
 use crate::agent::Agent;
-use crate::env::{Env, StepInfo, VecEnv, copy_observation};
+use crate::env::{Env, StepInfo, VecEnv, reset_row, step_row};
 use crate::error::{Error, Result};
 use crate::memory::Transition;
 
@@ -58,10 +58,7 @@ impl VecEnv for OneEnv<'_> {
         mut observations: ArrayViewMut2<'_, f32>,
     ) -> Result<()> {
         if mask.first() == Some(&true) {
-            let observation = self.0.reset(rng);
-            with_row(observations.row_mut(0), |row| {
-                copy_observation("observation returned by reset", &observation, row)
-            })?;
+            reset_row(&mut *self.0, rng, observations.row_mut(0))?;
         }
         Ok(())
     }
@@ -72,24 +69,10 @@ impl VecEnv for OneEnv<'_> {
         mut observations: ArrayViewMut2<'_, f32>,
         infos: &mut [StepInfo],
     ) -> Result<()> {
-        let env = &mut *self.0;
-        infos[0] = with_row(observations.row_mut(0), |row| env.step_into(actions[0], row))?;
+        // The loop's rows are contiguous: the scratch buffer is never filled.
+        infos[0] = step_row(&mut *self.0, actions[0], observations.row_mut(0), &mut Vec::new())?;
         Ok(())
     }
-}
-
-/// Calls `f` on `row` as a slice (the loop's rows are contiguous; a copy otherwise).
-fn with_row<T>(
-    mut row: ArrayViewMut1<'_, f32>,
-    f: impl FnOnce(&mut [f32]) -> Result<T>,
-) -> Result<T> {
-    if let Some(slice) = row.as_slice_mut() {
-        return f(slice);
-    }
-    let mut copy = row.to_vec();
-    let out = f(&mut copy)?;
-    row.iter_mut().zip(copy).for_each(|(out, v)| *out = v);
-    Ok(out)
 }
 
 /// A sub-environment's episode in progress.
